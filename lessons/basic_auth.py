@@ -1,0 +1,129 @@
+"""Lesson 01, reference layer: HTTP Basic authentication against hashed passwords.
+
+What the layer guarantees (OWASP ASVS 5.0 V6, API2:2023 Broken Authentication):
+
+- passwords are stored as Argon2id hashes (``passwords.argon2_hasher``), never as text;
+- an unknown user and a wrong password get the same status, body and cost, because an unknown
+  user is verified against a dummy hash;
+- credentials are decoded as UTF-8 (RFC 7617) and compared as bytes, so non-ASCII input can
+  never raise inside a comparison and turn into a 500;
+- every 401 carries ``WWW-Authenticate: Basic`` so that clients know how to authenticate;
+- the hash runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import secrets
+from base64 import b64decode
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from lessons.context import Service
+from lessons.identity import Caller, IdentityDependency, unauthorized
+from lessons.passwords import PasswordHasher, argon2_hasher, dummy_hash, off_the_event_loop
+from lessons.store import Store, User
+
+CHALLENGE = 'Basic realm="notes", charset="UTF-8"'
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Compare two strings in constant time, as UTF-8 bytes.
+
+    ``secrets.compare_digest`` takes as long for a near miss as for a wild guess, so timing
+    tells an attacker nothing about how much of a secret they have right. Given two ``str`` it
+    raises ``TypeError`` when either holds a non-ASCII character; bytes have no such limit.
+    """
+    return secrets.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+@functools.cache
+def dummy_hash_for(hasher: PasswordHasher) -> str:
+    """One dummy hash per hasher, made with its own cost settings so that it costs the same to
+    verify as a real one. ``create_app`` makes it at start-up, so no request pays for it."""
+    return dummy_hash(hasher)
+
+
+def authenticate(store: Store, hasher: PasswordHasher, username: str, password: str) -> User | None:
+    """The user these credentials belong to, or ``None``: the same answer, at the same cost,
+    for an unknown username and for a wrong password."""
+    user = store.get_user(username)
+    if user is None:
+        # Pay for one verification anyway, so the time taken does not reveal that the
+        # username does not exist (user enumeration by timing).
+        hasher.verify(password, dummy_hash_for(hasher))
+        return None
+    if hasher.verify(password, user.password_hash):
+        return user
+    return None
+
+
+def authenticate_naive(store: Store, hasher: PasswordHasher, username: str,
+                       password: str) -> User | None:
+    """VULNERABLE, for the lesson-01 attacks: the version many tutorials show.
+
+    - it answers at once for an unknown user (no hash to compute), so timing reveals which
+      usernames exist, and it says so in the message too;
+    - it compares ``str`` values with ``secrets.compare_digest``, which raises ``TypeError``
+      on non-ASCII text: the request ends in a 500;
+    - it compares against a plain-text password column.
+    """
+    user = store.get_user(username)
+    if user is None:
+        raise unauthorized("Unknown user", CHALLENGE)
+    if not secrets.compare_digest(password, user.password_hash):
+        raise unauthorized("Wrong password", CHALLENGE)
+    return user
+
+
+class Utf8HTTPBasic(HTTPBasic):
+    """FastAPI's ``HTTPBasic`` decodes credentials as ASCII, so a user whose password has an
+    accent can never log in. This one decodes UTF-8, as the ``charset="UTF-8"`` challenge
+    tells clients to send (RFC 7617, section 2.1). Missing or malformed credentials give
+    ``None``; the caller decides on the 401."""
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        scheme, _, param = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            text = b64decode(param.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, separator, password = text.partition(":")
+        if not separator:
+            return None
+        return HTTPBasicCredentials(username=username, password=password)
+
+
+basic_scheme = Utf8HTTPBasic(realm="notes", auto_error=False)
+
+
+def basic_identity(service: Service) -> IdentityDependency:
+    """The dependency that turns an ``Authorization: Basic`` header into a ``Caller``."""
+    authenticate_with = service.layers.authenticate
+
+    async def caller(
+        credentials: HTTPBasicCredentials | None = Depends(basic_scheme),
+    ) -> Caller:
+        if credentials is None:
+            raise unauthorized("Not authenticated", CHALLENGE)
+        user = await off_the_event_loop(
+            authenticate_with, service.store, service.hasher,
+            credentials.username, credentials.password,
+        )
+        if user is None:
+            # One message for both failures: never say which half of the pair was wrong.
+            raise unauthorized("Incorrect username or password", CHALLENGE)
+        return Caller(user=user, method="basic")
+
+    return caller
+
+
+LAYER = {
+    "make_hasher": argon2_hasher,
+    "authenticate": authenticate,
+    "identity": basic_identity,
+}

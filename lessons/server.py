@@ -1,0 +1,111 @@
+"""Run an app on a real loopback port in the background, from a notebook or a test.
+
+The server is always stopped: at the end of its ``with`` block, when ``stop()`` is called,
+when starting fails, and when the Python process (a Jupyter kernel) exits. It listens on
+127.0.0.1 only, on a free port chosen by the operating system.
+"""
+
+from __future__ import annotations
+
+import atexit
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+_running: set[BackgroundServer] = set()
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+class BackgroundServer:
+    """uvicorn serving ``app`` in a thread; plain HTTP, or TLS when given a certificate."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", certfile: Path | None = None,
+                 keyfile: Path | None = None, **uvicorn_options: Any) -> None:
+        self.host = host
+        self.tls = certfile is not None
+        options: dict[str, Any] = {
+            "log_level": "warning",  # keep uvicorn's start-up chatter out of notebook output
+            "access_log": False,
+            "lifespan": "on",
+            **uvicorn_options,
+        }
+        if certfile is not None:
+            options.update(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile))
+        self._config = uvicorn.Config(app, **options)
+        self._server = uvicorn.Server(self._config)
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> BackgroundServer:
+        # Bind first, on port 0, so the OS picks a free port and no other process can take it
+        # between choosing and listening.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((self.host, 0))
+        self.port = self._socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, name=f"lessons-server-{self.port}",
+                                        daemon=True)
+        _running.add(self)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(
+                    "The background server did not start. Run the app with "
+                    "`python -m lessons serve` in a terminal to see uvicorn's error."
+                )
+            time.sleep(0.02)
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._socket])
+        except SystemExit:
+            pass  # uvicorn exits this way when the app fails to start; start() reports it
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if self._socket is not None:
+            self._socket.close()
+        _running.discard(self)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> BackgroundServer:
+        return self if self.running else self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve_in_background(app: Any, **options: Any) -> BackgroundServer:
+    """Start ``app`` on a free loopback port and return the running server (use ``.url``)."""
+    return BackgroundServer(app, **options).start()
+
+
+def stop_all() -> None:
+    for server in list(_running):
+        server.stop()
+
+
+atexit.register(stop_all)

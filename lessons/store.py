@@ -1,0 +1,303 @@
+"""The Notes service's data: SQLite through the standard library, parameterized queries only.
+
+One connection per thread (SQLite connections must not be shared between threads at the same
+time), WAL mode so that readers never wait for a writer, and short transactions so that
+several uvicorn workers can share the file.
+
+The one deliberate exception to "parameterized only" is :meth:`Store.search_notes_unsafe`, the
+string-built query that lesson 07 attacks. It is named for what it is and only the lessons that
+attack it use it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lessons.settings import ensure_private_dir
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username      TEXT PRIMARY KEY,
+    email         TEXT,
+    role          TEXT NOT NULL DEFAULT 'user',
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner      TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_by_owner ON notes(owner);
+CREATE TABLE IF NOT EXISTS comments (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    author     TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    body       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash    TEXT PRIMARY KEY,
+    username   TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(username);
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    email: str | None
+    role: str
+    password_hash: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    owner: str
+    title: str
+    body: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author: str
+    body: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Session:
+    id_hash: str
+    username: str
+    csrf_token: str
+    created_at: int
+    last_seen: int
+
+
+class DuplicateUser(ValueError):
+    """A user with this name exists already."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+NOTE_COLUMNS = "id, owner, title, body, created_at"
+
+
+class Store:
+    """Every query the service makes, one method each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        ensure_private_dir(path.parent)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        db = self._connection()
+        db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the database file
+        db.executescript(SCHEMA)
+        # The database holds password hashes and session ids: owner-only, like the folder.
+        for suffix in ("", "-wal", "-shm"):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.chmod(0o600)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            # check_same_thread=False only so that close() may run from another thread;
+            # each connection is still used by the one thread that opened it.
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction; IMMEDIATE takes the write lock up front, so two workers
+        never both read, then both try to upgrade and one fails with "database is locked"."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._all:
+                db.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- users -------------------------------------------------------------------------------
+
+    def add_user(self, username: str, password_hash: str, role: str = "user",
+                 email: str | None = None) -> User:
+        user = User(username, email, role, password_hash, utc_now())
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO users (username, email, role, password_hash, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (user.username, user.email, user.role, user.password_hash, user.created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise DuplicateUser(username) from None
+        return user
+
+    def get_user(self, username: str) -> User | None:
+        rows = self.query("SELECT * FROM users WHERE username = ?", (username,))
+        return User(**rows[0]) if rows else None
+
+    def list_users(self) -> list[User]:
+        return [User(**row) for row in self.query("SELECT * FROM users ORDER BY username")]
+
+    def delete_user(self, username: str) -> bool:
+        """Delete a user; their notes, comments and sessions go with them (foreign keys)."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount > 0
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                       (password_hash, username))
+
+    # -- notes -------------------------------------------------------------------------------
+
+    def add_note(self, owner: str, title: str, body: str) -> Note:
+        created = utc_now()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO notes (owner, title, body, created_at) VALUES (?, ?, ?, ?)",
+                (owner, title, body, created),
+            )
+        assert cursor.lastrowid is not None
+        return Note(cursor.lastrowid, owner, title, body, created)
+
+    def get_note(self, note_id: int) -> Note | None:
+        rows = self.query(f"SELECT {NOTE_COLUMNS} FROM notes WHERE id = ?", (note_id,))
+        return Note(**rows[0]) if rows else None
+
+    def get_owned_note(self, owner: str, note_id: int) -> Note | None:
+        """The note only if ``owner`` owns it: one query, so there is no gap between the
+        existence check and the ownership check for timing or races to show."""
+        rows = self.query(f"SELECT {NOTE_COLUMNS} FROM notes WHERE id = ? AND owner = ?",
+                          (note_id, owner))
+        return Note(**rows[0]) if rows else None
+
+    def list_notes(self, owner: str) -> list[Note]:
+        rows = self.query(f"SELECT {NOTE_COLUMNS} FROM notes WHERE owner = ? ORDER BY id",
+                          (owner,))
+        return [Note(**row) for row in rows]
+
+    def delete_note(self, note_id: int) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount > 0
+
+    def search_notes(self, owner: str, text: str) -> list[Note]:
+        """The owner's notes whose title contains ``text``, matched literally.
+
+        ``text`` travels as a parameter, so it can never change the query; LIKE's own wildcards
+        (``%`` and ``_``) are escaped so that they, too, are only characters to look for.
+        """
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.query(
+            f"SELECT {NOTE_COLUMNS} FROM notes WHERE owner = ? AND title LIKE ? ESCAPE '\\'"
+            " ORDER BY id",
+            (owner, pattern),
+        )
+        return [Note(**row) for row in rows]
+
+    def search_notes_unsafe(self, owner: str, text: str) -> list[Note]:
+        """VULNERABLE, for lesson 07 only: builds SQL from the request's text.
+
+        A quote in ``text`` ends the string literal and the rest is read as SQL, so
+        ``%' OR 1=1 --`` returns every user's notes and a UNION can read other tables.
+        """
+        sql = (f"SELECT {NOTE_COLUMNS} FROM notes "
+               f"WHERE owner = '{owner}' AND title LIKE '%{text}%' ORDER BY id")
+        return [Note(*row) for row in self._connection().execute(sql).fetchall()]
+
+    # -- comments ----------------------------------------------------------------------------
+
+    def add_comment(self, author: str, body: str) -> Comment:
+        created = utc_now()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO comments (author, body, created_at) VALUES (?, ?, ?)",
+                (author, body, created),
+            )
+        assert cursor.lastrowid is not None
+        return Comment(cursor.lastrowid, author, body, created)
+
+    def list_comments(self) -> list[Comment]:
+        rows = self.query("SELECT id, author, body, created_at FROM comments ORDER BY id")
+        return [Comment(**row) for row in rows]
+
+    # -- revoked tokens ----------------------------------------------------------------------
+
+    def revoke_token(self, jti: str, expires_at: int) -> None:
+        """Remember ``jti`` until the token would have expired anyway, then forget it."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(time.time()),))
+            db.execute("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
+                       (jti, expires_at))
+
+    def is_revoked(self, jti: str) -> bool:
+        return bool(self.query("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))
+
+    # -- server-side sessions ----------------------------------------------------------------
+
+    def add_session(self, session: Session) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sessions (id_hash, username, csrf_token, created_at, last_seen)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session.id_hash, session.username, session.csrf_token,
+                 session.created_at, session.last_seen),
+            )
+
+    def get_session(self, id_hash: str) -> Session | None:
+        rows = self.query("SELECT * FROM sessions WHERE id_hash = ?", (id_hash,))
+        return Session(**rows[0]) if rows else None
+
+    def touch_session(self, id_hash: str, now: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?", (now, id_hash))
+
+    def delete_session(self, id_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))

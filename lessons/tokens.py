@@ -1,0 +1,152 @@
+"""Lesson 02, reference layer: JWT bearer tokens (OAuth2 password flow) with python-jose.
+
+What the layer guarantees (OWASP ASVS 5.0 V9 self-contained tokens, API2:2023):
+
+- tokens are HS256, signed with the service's random key, and carry ``sub, iat, nbf, exp,
+  iss, aud, jti`` plus the granted ``scope``;
+- decoding names the one algorithm it accepts (so ``alg: none`` and algorithm swaps fail)
+  and *requires* every registered claim: python-jose by default accepts a token with no
+  ``exp`` (it never expires) or no ``aud`` (it is valid for any audience);
+- logout revokes the token's ``jti`` until it would have expired; a revoked token, or one
+  whose user was deleted, gets 401 like any other bad token.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from jose import JWTError, jwt
+
+from lessons.access import SCOPES
+from lessons.context import Service
+from lessons.identity import Caller, IdentityDependency, unauthorized
+from lessons.settings import Settings
+from lessons.store import User
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("sub", "iat", "nbf", "exp", "iss", "aud", "jti")
+CHALLENGE = "Bearer"
+INVALID = 'Bearer error="invalid_token"'
+
+Claims = dict[str, Any]
+
+
+def issue_token(settings: Settings, username: str, scopes: Iterable[str]) -> str:
+    """A signed access token for ``username`` with the given scopes, valid from now on for
+    ``settings.token_minutes``."""
+    now = int(time.time())
+    claims = {
+        "sub": username,
+        "iat": now,
+        "nbf": now,
+        "exp": now + settings.token_minutes * 60,
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        # A unique id per token, so that logout can revoke this token and no other.
+        "jti": secrets.token_urlsafe(16),
+        "scope": " ".join(sorted(scopes)),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def issue_token_naive(settings: Settings, username: str, scopes: Iterable[str]) -> str:
+    """VULNERABLE, for the lesson-02 attacks: a token as many tutorials make it.
+
+    No ``exp`` (it is valid forever), no ``aud`` or ``iss`` (any service that shares the key
+    accepts it), no ``jti`` (no single token can be revoked).
+    """
+    claims = {"sub": username, "scope": " ".join(sorted(scopes))}
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> Claims:
+    """The verified claims of ``token``; raises ``JWTError`` for anything less than a valid,
+    current token of this issuer, for this audience, carrying every required claim."""
+    return jwt.decode(
+        token,
+        settings.secret_key,
+        algorithms=[ALGORITHM],  # an allow-list: the token's own header does not choose
+        audience=settings.token_audience,
+        issuer=settings.token_issuer,
+        options={f"require_{claim}": True for claim in REQUIRED_CLAIMS},
+    )
+
+
+def decode_token_naive(settings: Settings, token: str) -> Claims:
+    """VULNERABLE, for the lesson-02 attacks: reads the claims without checking anything.
+
+    ``verify_signature: False`` turns off the signature *and* every claim check in
+    python-jose, so an unsigned, tampered, expired or foreign token is accepted as it is.
+    """
+    return jwt.decode(token, settings.secret_key, options={"verify_signature": False})
+
+
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", scopes=SCOPES, auto_error=False)
+
+
+def bearer_identity(service: Service) -> IdentityDependency:
+    """The dependency that turns ``Authorization: Bearer <token>`` into a ``Caller``."""
+    decode = service.layers.decode_token
+    store = service.store
+
+    async def caller(token: str | None = Depends(bearer_scheme)) -> Caller:
+        # Small and on the event loop on purpose: one HMAC, two indexed lookups (~tens of µs),
+        # cheaper than a hop to the thread pool.
+        if not token:
+            raise unauthorized("Not authenticated", CHALLENGE)
+        try:
+            claims = decode(service.settings, token)
+        except JWTError:
+            raise unauthorized("Invalid or expired token", INVALID) from None
+        jti, subject = claims.get("jti"), claims.get("sub")
+        if not isinstance(jti, str) or not isinstance(subject, str):
+            raise unauthorized("Invalid or expired token", INVALID)
+        if store.is_revoked(jti):
+            raise unauthorized("This token was revoked by logging out", INVALID)
+        user = store.get_user(subject)
+        if user is None:
+            raise unauthorized("Invalid or expired token", INVALID)
+        scopes = frozenset(str(claims.get("scope", "")).split())
+        return Caller(user=user, scopes=scopes, claims=claims, method="bearer")
+
+    return caller
+
+
+def bearer_identity_naive(service: Service) -> IdentityDependency:
+    """VULNERABLE, for the lesson-02 attacks: believes the claims once they decode.
+
+    No revocation check, so logging out changes nothing; no lookup of the user, so a deleted
+    account's tokens keep working, with whatever role the token itself claims.
+    """
+    decode = service.layers.decode_token
+
+    async def caller(token: str | None = Depends(bearer_scheme)) -> Caller:
+        if not token:
+            raise unauthorized("Not authenticated", CHALLENGE)
+        try:
+            claims = decode(service.settings, token)
+        except JWTError:
+            raise unauthorized("Invalid token", INVALID) from None
+        user = User(username=str(claims.get("sub")), email=None,
+                    role=str(claims.get("role", "user")), password_hash="", created_at="")
+        scopes = frozenset(str(claims.get("scope", "")).split())
+        return Caller(user=user, scopes=scopes, claims=claims, method="bearer")
+
+    return caller
+
+
+def revoke(service: Service, claims: Claims) -> None:
+    """Logout: the token's id is refused from now until it would have expired anyway."""
+    service.store.revoke_token(str(claims["jti"]), int(claims["exp"]))
+
+
+LAYER = {
+    "issue_token": issue_token,
+    "decode_token": decode_token,
+    "identity": bearer_identity,
+}

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+
+from lessons.server import BackgroundServer, ServerStartError, serve_in_background
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_serves_on_loopback_and_is_gone_after_the_block(make_app) -> None:
+    with serve_in_background(make_app(0)) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert httpx2.get(f"{server.url}/health").json() == {"status": "ok"}
+    assert not server.running
+    assert not listening(server.port)
+
+
+def test_stop_is_idempotent(make_app) -> None:
+    server = serve_in_background(make_app(0))
+    server.stop()
+    server.stop()
+    assert not listening(server.port)
+
+
+def test_a_failing_start_says_where_to_look_and_leaves_nothing_listening() -> None:
+    @asynccontextmanager
+    async def broken_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        raise RuntimeError("the app could not start")
+        yield
+
+    server = BackgroundServer(FastAPI(lifespan=broken_lifespan))
+    with pytest.raises(ServerStartError, match="python -m lessons serve"):
+        server.start(timeout=5)
+    assert not listening(server.port)
