@@ -14,11 +14,14 @@ Authentication says who is calling; this layer decides what they may do
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
-from fastapi import HTTPException, status
+from fastapi import Depends, HTTPException, status
 from pydantic import BaseModel, ConfigDict
 
+from lessons.context import Service
+from lessons.identity import Caller, IdentityDependency
 from lessons.store import Note, Store
 
 NOTES_READ = "notes:read"
@@ -55,12 +58,11 @@ def check_scopes(granted: frozenset[str], required: Sequence[str]) -> None:
     """
     missing = [scope for scope in required if scope not in granted]
     if missing:
+        challenge = f'Bearer error="insufficient_scope", scope="{" ".join(required)}"'
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=f"This needs the scope {' '.join(missing)}.",
-            headers={
-                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(required)}"'
-            },
+            headers={"WWW-Authenticate": challenge},
         )
 
 
@@ -80,7 +82,8 @@ class UserCreate(BaseModel):
     password: str
 
 
-# -- the open service's stand-ins for these seams (vulnerable, lessons 00-02) ------------------
+# -- vulnerable: the open service's stand-ins for these seams (lessons 00-02), and two ----------
+# -- tempting mistakes that lesson 03 attacks (a 403 owner check, roles used as scopes) ------
 
 
 def grant_requested(role: str, requested: Iterable[str]) -> frozenset[str]:
@@ -96,6 +99,35 @@ def allow_any(granted: frozenset[str], required: Sequence[str]) -> None:
 def any_note(store: Store, username: str, note_id: int) -> Note | None:
     """VULNERABLE: returns the note whoever owns it (broken object level authorization)."""
     return store.get_note(note_id)
+
+
+def owned_note_or_403(store: Store, username: str, note_id: int) -> Note | None:
+    """VULNERABLE, a plausible half-fix: checks the owner but answers 403 for someone else's
+    note. A missing note still gets 404, so the difference tells a caller which ids exist."""
+    note = store.get_note(note_id)
+    if note is not None and note.owner != username:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "This note is not yours.")
+    return note
+
+
+def role_as_scopes(service: Service) -> IdentityDependency:
+    """VULNERABLE, for the errata: roles and scopes mixed up. The caller's permissions are
+    taken from their role on every request, whatever scopes their token was granted.
+
+    Used as the ``identity`` seam on top of lesson 02's bearer tokens: a token that an admin
+    asked for with ``notes:read`` only (for a backup script, say) can still delete users,
+    so no token can ever be narrowed to less than its owner's role.
+    """
+    # Imported here, not at the top: lessons.tokens itself imports this module.
+    from lessons.tokens import bearer_identity
+
+    verified = bearer_identity(service)
+
+    # A default, not Annotated: postponed annotations cannot see the local name `verified`.
+    async def caller(who: Caller = Depends(verified)) -> Caller:  # noqa: B008
+        return dataclasses.replace(who, scopes=ROLE_SCOPES.get(who.user.role, frozenset()))
+
+    return caller
 
 
 LAYER = {

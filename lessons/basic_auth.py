@@ -6,7 +6,9 @@ What the layer guarantees (OWASP ASVS 5.0 V6, API2:2023 Broken Authentication):
 - an unknown user and a wrong password get the same status, body and cost, because an unknown
   user is verified against a dummy hash;
 - credentials are decoded as UTF-8 (RFC 7617) and compared as bytes, so non-ASCII input can
-  never raise inside a comparison and turn into a 500;
+  never raise inside a comparison and turn into a 500 (passlib encodes the password as UTF-8,
+  and libargon2 compares the derived keys in constant time; ``same_text`` does the same for
+  two plain values);
 - every 401 carries ``WWW-Authenticate: Basic`` so that clients know how to authenticate;
 - the hash runs in a worker thread, never on the event loop.
 """
@@ -17,16 +19,28 @@ import binascii
 import functools
 import secrets
 from base64 import b64decode
+from collections.abc import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, unauthorized
-from lessons.passwords import PasswordHasher, argon2_hasher, dummy_hash, off_the_event_loop
+from lessons.passwords import (
+    PasswordHasher,
+    argon2_hasher,
+    dummy_hash,
+    off_the_event_loop,
+    plain_text,
+)
 from lessons.store import Store, User
 
 CHALLENGE = 'Basic realm="notes", charset="UTF-8"'
+
+# The ``authenticate`` seam: the user these credentials belong to, or None.
+Authenticator = Callable[[Store, PasswordHasher, str, str], User | None]
+# A way to compare a given password with an expected one.
+Comparison = Callable[[str, str], bool]
 
 
 def same_text(given: str, expected: str) -> bool:
@@ -60,6 +74,47 @@ def authenticate(store: Store, hasher: PasswordHasher, username: str, password: 
     return None
 
 
+def authenticate_early_return(store: Store, hasher: PasswordHasher, username: str,
+                              password: str) -> User | None:
+    """VULNERABLE, for the lesson-01 timing attack: right in every other way.
+
+    Passwords are hashed and both failures get the same message, but an unknown user is turned
+    away before any hash is computed. A wrong password costs one Argon2 verification, an unknown
+    user costs nothing, and that difference in response time tells an attacker which usernames
+    exist (OWASP ASVS 5.0 requirement 6.3.8).
+    """
+    user = store.get_user(username)
+    if user is None:
+        return None  # the leak: no verification, so this answer comes back much sooner
+    if hasher.verify(password, user.password_hash):
+        return user
+    return None
+
+
+def plain_text_check(compare: Comparison) -> Authenticator:
+    """VULNERABLE: the check many tutorials show, with the password comparison of your choice.
+
+    It compares the password with a plain-text column, and it says which half of the pair was
+    wrong ("Unknown user" or "Wrong password"), so anyone can list the usernames that exist.
+    Lesson 01 uses it with ``secrets.compare_digest`` on ``str`` (``authenticate_naive``), and
+    its check runs it with your ``same_text`` to show that comparing bytes removes the 500.
+    """
+
+    def authenticate_plain_text(store: Store, hasher: PasswordHasher, username: str,
+                                password: str) -> User | None:
+        user = store.get_user(username)
+        if user is None:
+            raise unauthorized("Unknown user", CHALLENGE)
+        if not compare(password, user.password_hash):
+            raise unauthorized("Wrong password", CHALLENGE)
+        return user
+
+    return authenticate_plain_text
+
+
+_naive_check = plain_text_check(secrets.compare_digest)
+
+
 def authenticate_naive(store: Store, hasher: PasswordHasher, username: str,
                        password: str) -> User | None:
     """VULNERABLE, for the lesson-01 attacks: the version many tutorials show.
@@ -70,12 +125,7 @@ def authenticate_naive(store: Store, hasher: PasswordHasher, username: str,
       on non-ASCII text: the request ends in a 500;
     - it compares against a plain-text password column.
     """
-    user = store.get_user(username)
-    if user is None:
-        raise unauthorized("Unknown user", CHALLENGE)
-    if not secrets.compare_digest(password, user.password_hash):
-        raise unauthorized("Wrong password", CHALLENGE)
-    return user
+    return _naive_check(store, hasher, username, password)
 
 
 class Utf8HTTPBasic(HTTPBasic):
@@ -127,3 +177,8 @@ LAYER = {
     "authenticate": authenticate,
     "identity": basic_identity,
 }
+
+# The vulnerable variants the lesson attacks, as seam overrides for ``create_app(upto=1, ...)``:
+# plain-text passwords checked the naive way, and hashed passwords with the early return.
+NAIVE_LAYER = {"make_hasher": plain_text, "authenticate": authenticate_naive}
+EARLY_RETURN_LAYER = {"authenticate": authenticate_early_return}

@@ -7,9 +7,9 @@ import getpass
 import ipaddress
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lessons import catalog
 from lessons.access import ROLES
@@ -17,8 +17,9 @@ from lessons.passwords import argon2_hasher
 from lessons.settings import ConfigurationError, Settings
 from lessons.store import DuplicateUser, Store
 
-USERNAME = re.compile(r"[a-z0-9_]{3,32}")
-PASSWORD_LENGTH = (12, 128)
+if TYPE_CHECKING:
+    from lessons.server import BackgroundServer
+
 
 
 class UsageError(Exception):
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (default: loopback only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--https", action="store_true",
+                       help="serve TLS with the local development certificate (made on first "
+                            "use in the data folder; the CA file's path is printed)")
+    serve.add_argument("--http-port", type=int, metavar="P",
+                       help="with --https, also listen for plain HTTP on port P: page loads are "
+                            "redirected to HTTPS, API calls refused")
     serve.set_defaults(run=run_serve)
 
     users = commands.add_parser("users", help="manage user accounts")
@@ -82,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         "execute", help="run solution notebooks and save their outputs")
     execute.add_argument("names", nargs="*", help="notebook names or number prefixes (default: all)")
     execute.set_defaults(run=run_execute)
+
+    # Lesson 05: the hash-locked requirements file and the dependency audit.
+    lock = commands.add_parser(
+        "lock", help="regenerate requirements.lock and requirements-build.lock (hash-locked, "
+             "universal) from requirements.txt")
+    lock.add_argument("--check", action="store_true",
+                      help="change nothing; fail if the lock does not agree with requirements.txt")
+    lock.set_defaults(run=run_lock)
+    audit = commands.add_parser(
+        "audit", help="audit requirements.lock against the advisory snapshot, then pip-audit")
+    audit.add_argument("--offline", action="store_true", help="skip the live pip-audit run")
+    audit.set_defaults(run=run_audit)
     return parser
 
 
@@ -93,6 +112,13 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port} is not a TCP port (1-65535).")
     if args.workers < 1:
         raise UsageError("--workers must be at least 1.")
+    if args.http_port is not None:
+        if not args.https:
+            raise UsageError("--http-port needs --https: the plain-HTTP port sends browsers "
+                             "to the HTTPS one.")
+        if not 0 < args.http_port < 65536 or args.http_port == args.port:
+            raise UsageError(f"--http-port {args.http_port} must be a TCP port (1-65535) "
+                             "other than --port.")
     settings = Settings.from_env()  # fail here, with a clear message, not in every worker
     if not _is_loopback(args.host):
         print(f"warning: listening on {args.host}: other machines can reach this lesson app, "
@@ -100,12 +126,72 @@ def run_serve(args: argparse.Namespace) -> int:
     # Every worker process builds its app from the environment, so pass the choice that way.
     os.environ["LESSONS_LESSON"] = str(lesson)
     os.environ["LESSONS_DATA_DIR"] = str(settings.data_dir)
+    options: dict[str, object] = {}
+    if lesson >= 4:
+        # The app decides which peers may speak for clients (LESSONS_TRUSTED_PROXIES, lesson
+        # 04); uvicorn's own default would also believe any process on this machine.
+        options["proxy_headers"] = False
+    banner = sys.stdout
+    if lesson >= 8:
+        # Lesson 08: every log line, the service's and uvicorn's, is JSON on standard output
+        # (and in LESSONS_LOG_FILE in the data folder, if set), through the redaction filter.
+        # The access log is the service's own (with request ids, without query strings), so
+        # uvicorn's is off; this banner goes to stderr so that stdout holds JSON lines only.
+        from lessons import logs
+
+        options["log_config"] = logs.uvicorn_log_config(settings.data_dir, settings.log_file)
+        options["access_log"] = False
+        banner = sys.stderr
+    scheme = "https" if args.https else "http"
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Serving the Notes service after lesson {lesson:02d} at http://{shown_host}:{args.port}"
-          f" (interactive docs: /docs). Data folder: {settings.data_dir}. Ctrl+C stops it.")
-    uvicorn.run("lessons.service:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+    print(f"Serving the Notes service after lesson {lesson:02d} at {scheme}://{shown_host}:"
+          f"{args.port} (interactive docs: /docs). Data folder: {settings.data_dir}. "
+          "Ctrl+C stops it.", file=banner)
+    redirector = None
+    if args.https:
+        options.update(_https_setup(args, settings))
+        if args.http_port is not None:
+            redirector = _start_plain_http(args)
+    try:
+        uvicorn.run("lessons.service:app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="info", **options)
+    finally:
+        if redirector is not None:
+            redirector.stop()
     return 0
+
+
+def _https_setup(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
+    """The local CA and server certificate (made on first use, then reused), and the uvicorn
+    options that serve them with the workbook's TLS profile."""
+    from lessons import tls
+
+    files = tls.ensure_certificates(settings.data_dir)
+    print(f"TLS: certificate for {', '.join(tls.HOSTS)}, issued by the local CA in "
+          f"{files.ca_file}\n     Trust that file to connect, for example: curl --cacert "
+          f"{files.ca_file} https://127.0.0.1:{args.port}/health")
+    if args.host not in tls.HOSTS and not _is_loopback(args.host):
+        print(f"warning: the certificate names only {', '.join(tls.HOSTS)}; clients that reach "
+              f"this machine as {args.host} will reject it.", file=sys.stderr)
+    return tls.https_options(files)
+
+
+def _start_plain_http(args: argparse.Namespace) -> BackgroundServer:
+    """The plain-HTTP listener, in a thread beside the HTTPS server: it redirects page loads
+    to HTTPS and refuses API calls, and never reaches a route."""
+    from lessons import tls
+    from lessons.server import BackgroundServer
+
+    listener = BackgroundServer(tls.PlainHttpListener(https_port=args.port), host=args.host,
+                                port=args.http_port, log_level="info", access_log=True)
+    try:
+        listener.start()
+    except OSError as error:
+        raise UsageError(f"Cannot listen on {args.host}:{args.http_port}: "
+                         f"{error.strerror}.") from None
+    print(f"Plain HTTP on http://{args.host}:{args.http_port}: page loads are redirected to "
+          f"https://...:{args.port}, API calls are refused (403).")
+    return listener
 
 
 def _is_loopback(host: str) -> bool:
@@ -118,19 +204,34 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_users_add(args: argparse.Namespace) -> int:
-    if not USERNAME.fullmatch(args.name):
+    # The same rules as POST /users (lesson 07's validation module): one source of truth.
+    from pydantic import ValidationError
+
+    from lessons import validation
+
+    try:
+        validation.USERNAME_RULE.validate_python(args.name)
+    except ValidationError:
         raise UsageError(f"{args.name!r} is not a valid username: use 3 to 32 characters "
-                         "from a-z, 0-9 and _.")
+                         "from a-z, 0-9 and _.") from None
+    email = args.email
+    if email is not None:
+        try:
+            email = validation.EMAIL_RULE.validate_python(email)
+        except ValidationError:
+            raise UsageError(f"{email!r} is not a valid email address.") from None
     password = _read_password()
-    low, high = PASSWORD_LENGTH
+    low, high = validation.PASSWORD_MIN, validation.PASSWORD_MAX
     if not low <= len(password) <= high:
         raise UsageError(f"The password must be {low} to {high} characters long; "
                          f"it was {len(password)}.")
+    if validation.is_common_password(password):
+        raise UsageError(validation.COMMON_PASSWORD_MESSAGE)
     settings = Settings.from_env()
     store = Store(settings.database)
     try:
         store.add_user(args.name, argon2_hasher(settings).hash(password), role=args.role,
-                       email=args.email)
+                       email=email)
     except DuplicateUser:
         raise UsageError(f"A user called {args.name!r} exists already.") from None
     finally:
@@ -198,3 +299,74 @@ def run_execute(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"executed solutions/{path.name}")
     return 0
+
+
+def run_lock(args: argparse.Namespace) -> int:
+    from lessons import supply_chain
+
+    if args.check:
+        problems = _lock_problems()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"Run `{supply_chain.LOCK_COMMAND}` to regenerate the lock.", file=sys.stderr)
+            return 1
+        print(f"{supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} agree with "
+              f"{supply_chain.REQUIREMENTS.name}.")
+        return 0
+    done = supply_chain.compile_lock()
+    if done.returncode != 0:
+        print(done.stderr.strip() or done.stdout.strip(), file=sys.stderr)
+        print("uv could not compile the lock (it needs PyPI; is uv installed from "
+              "requirements.txt?).", file=sys.stderr)
+        return 1
+    problems = _lock_problems()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"wrote {supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} from "
+          f"{supply_chain.REQUIREMENTS.name}" + (" (with the problems above)" if problems else ""))
+    return 1 if problems else 0
+
+
+def _lock_problems() -> list[str]:
+    from lessons import supply_chain
+
+    missing = [p.name for p in (supply_chain.LOCK, supply_chain.BUILD_LOCK) if not p.exists()]
+    if missing:
+        return [f"{name} does not exist" for name in missing]
+    requirements = supply_chain.REQUIREMENTS.read_text()
+    return (supply_chain.lock_problems(requirements, supply_chain.LOCK.read_text())
+            + supply_chain.build_lock_problems(requirements,
+                                               supply_chain.BUILD_LOCK.read_text()))
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    import datetime
+
+    from lessons import supply_chain
+
+    today = datetime.date.today()
+    snapshot = supply_chain.load_snapshot()
+    pins = supply_chain.parse_pins(supply_chain.LOCK.read_text())
+    found = supply_chain.affected(pins, snapshot.vulns)
+    still_open, accepted = supply_chain.triage(found, supply_chain.load_exceptions(), today)
+    affect = "advisory affects" if len(found) == 1 else "advisories affect"
+    print(f"Snapshot of {snapshot.taken}: {len(found)} {affect} {supply_chain.LOCK.name}, "
+          f"{len(accepted)} accepted with a reason, {len(still_open)} open.")
+    for finding in still_open:
+        print(f"  OPEN {finding}")
+    failed = bool(still_open)
+    if not args.offline:
+        for live in supply_chain.live_audit(supply_chain.LOCK):
+            print(live.summary())
+            live_open, _ = supply_chain.triage(live.findings, supply_chain.load_exceptions(),
+                                               today)
+            for finding in live_open:
+                print(f"  OPEN {finding}")
+            failed = failed or bool(live_open)
+            if live.conclusive:
+                break
+        else:
+            print("The live audit was not conclusive: treat the packages it could not look up "
+                  "as unknown, not as safe.")
+    return 1 if failed else 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Header, HTTPException, status
 
-from lessons.store import Store, User
+from lessons.store import Session, Store, User
 
 @dataclass(frozen=True)
 class Caller:
@@ -25,6 +25,9 @@ class Caller:
     claims: Mapping[str, Any] = field(default_factory=dict)
     # How the caller proved who they are: "claimed", "basic", "bearer" or "session".
     method: str = "claimed"
+    # The server-side session record, when the caller used the session cookie (lesson 06):
+    # logout deletes it, and the CSRF check compares against its token.
+    session: Session | None = None
 
 
 # A FastAPI dependency (sync or async callable) that returns the caller or raises 401.

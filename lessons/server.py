@@ -2,7 +2,7 @@
 
 The server is always stopped: at the end of its ``with`` block, when ``stop()`` is called,
 when starting fails, and when the Python process (a Jupyter kernel) exits. It listens on
-127.0.0.1 only, on a free port chosen by the operating system.
+127.0.0.1 only, on a free port chosen by the operating system (or a given one, for the CLI).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 import uvicorn
 
+from lessons import tls
+
 _running: set[BackgroundServer] = set()
 
 
@@ -27,10 +29,11 @@ class ServerStartError(RuntimeError):
 class BackgroundServer:
     """uvicorn serving ``app`` in a thread; plain HTTP, or TLS when given a certificate."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", certfile: Path | None = None,
-                 keyfile: Path | None = None, **uvicorn_options: Any) -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0,
+                 certfile: Path | None = None, keyfile: Path | None = None,
+                 **uvicorn_options: Any) -> None:
         self.host = host
-        self.tls = certfile is not None
+        self.tls = certfile is not None or "ssl_certfile" in uvicorn_options
         options: dict[str, Any] = {
             "log_level": "warning",  # keep uvicorn's start-up chatter out of notebook output
             "access_log": False,
@@ -39,10 +42,14 @@ class BackgroundServer:
         }
         if certfile is not None:
             options.update(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile))
+            # Lesson 04's TLS profile (TLS 1.2+, AEAD suites only, P-256/X25519), unless the
+            # caller passes its own factory (``ssl_context_factory=None``: Python's defaults).
+            options.setdefault("ssl_context_factory", tls.uvicorn_context)
         self._config = uvicorn.Config(app, **options)
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._requested_port = port  # 0: any free port, chosen by the operating system
         self.port = 0
 
     @property
@@ -55,7 +62,11 @@ class BackgroundServer:
         # between choosing and listening.
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((self.host, 0))
+        try:
+            self._socket.bind((self.host, self._requested_port))
+        except OSError:
+            self._socket.close()  # a taken port: leave nothing half-open behind
+            raise
         self.port = self._socket.getsockname()[1]
         self._thread = threading.Thread(target=self._run, name=f"lessons-server-{self.port}",
                                         daemon=True)

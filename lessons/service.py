@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Response, Security, status
 from fastapi.security import OAuth2PasswordRequestForm, SecurityScopes
 
-from lessons import basic_auth, tokens
+from lessons import basic_auth, errors, logs, sessions, tls, tokens
 from lessons.access import NOTES_READ, NOTES_WRITE, USERS_ADMIN
 from lessons.catalog import lesson_number
 from lessons.context import Service
@@ -23,10 +23,8 @@ from lessons.identity import Caller, IdentityDependency, unauthorized
 from lessons.layers import Layers
 from lessons.passwords import PlainTextPasswords, off_the_event_loop, upgrade_plaintext_passwords
 from lessons.schemas import (
-    CommentIn,
     CommentOut,
     Health,
-    NoteIn,
     NoteOut,
     TokenOut,
     UserOut,
@@ -84,6 +82,20 @@ def create_app(upto: int | str = "final", settings: Settings | None = None,
         app.include_router(basic_router(basic_auth.basic_identity(service)))
     if level >= 2:
         app.include_router(auth_router(service, caller))
+    if level >= 4:
+        # Lesson 04: HSTS on HTTPS responses; X-Forwarded-* believed from known proxies only.
+        tls.protect(app, settings.trusted_proxies)
+    if level >= 6:
+        app.include_router(sessions.router(service))
+    if layers.body_limit is not None:
+        # Lesson 07: 413 for bodies over settings.max_body_bytes, before they are read whole.
+        # Added last so that it runs first, in front of every other middleware and route.
+        app.add_middleware(layers.body_limit, max_bytes=settings.max_body_bytes)
+    if level >= 8:
+        # Lesson 08: request ids, JSON access and audit logs, answers that keep 4xx meaning
+        # and hide every 5xx's details. Added after the body limit, so that it runs outside it
+        # (a 413 gets an id and a log line too) and catches whatever the layers inside raise.
+        errors.install(app, service)
     return app
 
 
@@ -100,6 +112,7 @@ def authorized(identity: IdentityDependency,
 
     async def caller(security_scopes: SecurityScopes,
                      who: Annotated[Caller, Depends(identity)]) -> Caller:
+        logs.note_user(who.user.username)  # lesson 08: the access log names the caller
         check_scopes(who.scopes, security_scopes.scopes)
         return who
 
@@ -164,9 +177,11 @@ def notes_router(service: Service, caller: IdentityDependency) -> APIRouter:
     store, layers = service.store, service.layers
     Reader = Annotated[Caller, Security(caller, scopes=[NOTES_READ])]
     Writer = Annotated[Caller, Security(caller, scopes=[NOTES_WRITE])]
+    NoteIn = layers.note_model  # lesson 07: lengths, no unknown fields
+    NoteId = layers.note_id  # lesson 08: bounded to what SQLite can store
 
     @router.post("", status_code=status.HTTP_201_CREATED)
-    def create_note(note: NoteIn, who: Writer) -> NoteOut:
+    def create_note(note: NoteIn, who: Writer) -> NoteOut:  # type: ignore[valid-type]
         return NoteOut.of(store.add_note(who.user.username, note.title, note.body))
 
     @router.get("")
@@ -180,14 +195,14 @@ def notes_router(service: Service, caller: IdentityDependency) -> APIRouter:
         return [NoteOut.of(note) for note in layers.search_notes(store, who.user.username, q)]
 
     @router.get("/{note_id}")
-    def read_note(note_id: int, who: Reader) -> NoteOut:
+    def read_note(note_id: NoteId, who: Reader) -> NoteOut:  # type: ignore[valid-type]
         note = layers.find_note(store, who.user.username, note_id)
         if note is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
         return NoteOut.of(note)
 
     @router.delete("/{note_id}", status_code=status.HTTP_204_NO_CONTENT)
-    def delete_note(note_id: int, who: Writer) -> Response:
+    def delete_note(note_id: NoteId, who: Writer) -> Response:  # type: ignore[valid-type]
         note = layers.find_note(store, who.user.username, note_id)
         if note is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
@@ -199,12 +214,16 @@ def notes_router(service: Service, caller: IdentityDependency) -> APIRouter:
 
 def comments_router(service: Service, caller: IdentityDependency) -> APIRouter:
     router = APIRouter(prefix="/comments", tags=["comments"])
-    store = service.store
+    store, layers = service.store, service.layers
     Writer = Annotated[Caller, Security(caller, scopes=[NOTES_WRITE])]
+    CommentIn = layers.comment_model  # lesson 07: length, no unknown fields
 
     @router.post("", status_code=status.HTTP_201_CREATED)
-    def post_comment(comment: CommentIn, who: Writer) -> CommentOut:
-        return CommentOut.of(store.add_comment(who.user.username, comment.body))
+    def post_comment(comment: CommentIn, who: Writer) -> CommentOut:  # type: ignore[valid-type]
+        # Sanitized on the way in (lesson 07), so no reader of GET /comments ever gets markup
+        # that can run script, whatever page or app displays it.
+        body = layers.sanitize_html(comment.body)
+        return CommentOut.of(store.add_comment(who.user.username, body))
 
     @router.get("")
     def list_comments() -> list[CommentOut]:
@@ -218,6 +237,7 @@ def basic_router(identity: IdentityDependency) -> APIRouter:
 
     @router.get("/me")
     def basic_me(who: Annotated[Caller, Depends(identity)]) -> WhoAmI:
+        logs.note_user(who.user.username)  # lesson 08: the access log names the caller
         return WhoAmI(username=who.user.username, role=who.user.role)
 
     return router
@@ -232,7 +252,10 @@ def auth_router(service: Service, caller: IdentityDependency) -> APIRouter:
         user = await off_the_event_loop(layers.authenticate, service.store, service.hasher,
                                         form.username, form.password)
         if user is None:
+            # Lesson 08: an audit event names the attempted account, never the password.
+            layers.audit("login.failure", user=form.username, method="token")
             raise unauthorized("Incorrect username or password", tokens.CHALLENGE)
+        layers.audit("login.success", user=user.username, method="token")
         scopes = layers.grant_scopes(user.role, form.scopes)
         return TokenOut(
             access_token=layers.issue_token(settings, user.username, scopes),
@@ -244,6 +267,10 @@ def auth_router(service: Service, caller: IdentityDependency) -> APIRouter:
     def logout(who: Annotated[Caller, Security(caller)]) -> Response:
         if who.claims:
             tokens.revoke(service, who.claims)
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+        service.layers.audit("logout", user=who.user.username, method=who.method)
+        response = Response(status_code=status.HTTP_204_NO_CONTENT)
+        if who.session is not None:  # lesson 06: a session cookie's caller ends that session
+            sessions.end(service, response, who.session)
+        return response
 
     return router

@@ -30,6 +30,9 @@ class Settings:
     # repr=False: a settings object printed in a notebook or a log never shows the key.
     secret_key: str = field(default="", repr=False)
     cors_origins: tuple[str, ...] = ()
+    # Addresses (or networks) of the TLS-terminating proxies in front of the service, the only
+    # peers whose X-Forwarded-Proto/-For are believed (lesson 04). Empty: believe nobody.
+    trusted_proxies: tuple[str, ...] = ()
     # OWASP Password Storage Cheat Sheet minimum for Argon2id: 19 MiB, 2 iterations, 1 lane.
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2

@@ -301,3 +301,12 @@ class Store:
     def delete_session(self, id_hash: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+    def delete_expired_sessions(self, idle_since: int, created_before: int) -> int:
+        """Remove sessions idle since before ``idle_since`` or created before
+        ``created_before`` (lesson 06's housekeeping); returns how many."""
+        with self.transaction() as db:
+            return db.execute(
+                "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+                (idle_since, created_before),
+            ).rowcount

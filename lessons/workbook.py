@@ -163,7 +163,10 @@ def exercises(path: Path) -> dict[str, object]:
         if cell.cell_type != "code" or not is_exercise_cell(cell.source):
             continue
         namespace: dict[str, object] = {"__name__": f"exercise_{path.stem}"}
-        exec(compile(cell.source, f"{path.name}:exercise", "exec"), namespace)
+        # dont_inherit: compile the cell as the notebook's kernel does, not with this
+        # module's `from __future__ import annotations` (which would turn a model's
+        # annotations into strings that pydantic cannot resolve inside a function).
+        exec(compile(cell.source, f"{path.name}:exercise", "exec", dont_inherit=True), namespace)
         for line in cell.source.split("\n"):
             top_level = re.match(r"(?:async\s+)?def\s+(\w+)", line)
             if top_level:

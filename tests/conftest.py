@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from logscan import LeakScan
 
+from lessons import logs
 from lessons.service import create_app
 from lessons.settings import Settings
 
@@ -49,3 +52,23 @@ def make_app(tmp_path: Path) -> AppFactory:
 @pytest.fixture
 def client_for() -> Callable[[FastAPI], TestClient]:
     return TestClient
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line() -> Iterator[LeakScan]:
+    """Lesson 08: every line the service logs during the whole run is written as the served
+    service writes it (JSON, request stamp, redaction) and scanned when the run ends; a
+    password, token, cookie or Authorization value in any line fails the run. See
+    tests/logscan.py."""
+    scan = LeakScan()
+    scan.watch_secrets()
+    service = logging.getLogger(logs.SERVICE)
+    level = service.level
+    service.setLevel(logging.INFO)  # as served: the access and audit lines are INFO
+    scan.attach(logging.getLogger())  # the service's loggers propagate to the root
+    yield scan
+    scan.stop()
+    service.setLevel(level)
+    leaks = scan.leaks()
+    assert not leaks, (f"{len(leaks)} of {len(scan.lines)} log lines written during the run "
+                       "hold a secret:\n  " + "\n  ".join(leaks[:20]))

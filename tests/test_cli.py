@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx2
 import pytest
-
-
-def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lessons", *args], input=stdin, text=True,
-                          capture_output=True, timeout=60, env=env or os.environ.copy())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import run_cli as run
+from helpers import serving
 
 
 def test_users_add_reads_the_password_from_stdin(tmp_path: Path, monkeypatch) -> None:
@@ -66,29 +52,12 @@ def test_a_duplicate_user_is_refused(tmp_path: Path, monkeypatch) -> None:
 def test_serve_lesson_0_answers_and_lists_added_users(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
     assert run("users", "add", "alice", stdin="a-long-enough-password\n").returncode == 0
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lessons", "serve", "--lesson", "0", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx2.get(f"{url}/health", timeout=2)
-                break
-            except httpx2.TransportError:
-                assert server.poll() is None, server.stdout.read()
-                assert time.monotonic() < deadline, "the server did not start within 30 s"
-                time.sleep(0.2)
+    with serving("--lesson", "0") as server:
+        health = httpx2.get(f"{server.url}/health", timeout=5)
         assert health.json() == {"status": "ok"}
-        users = httpx2.get(f"{url}/admin/users", timeout=5).json()
+        users = httpx2.get(f"{server.url}/admin/users", timeout=5).json()
         assert [u["username"] for u in users] == ["alice"]
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=20)
-    assert "after lesson 00" in output
+    assert "after lesson 00" in server.output
 
 
 def test_lessons_lists_the_course() -> None:

@@ -76,14 +76,16 @@ class TestOpenService:
 def test_registration_never_returns_the_password(make_app) -> None:
     for level in range(catalog.LAST_READY + 1):
         response = TestClient(make_app(level)).post(
-            "/users", json={"username": "alice", "password": "a-long-enough-password"})
+            "/users", json={"username": "alice", "email": "alice@example.org",
+                            "password": "a-long-enough-password"})
         assert response.status_code == 201
         assert "password" not in response.text and "argon2" not in response.text
 
 
 def test_duplicate_usernames_get_409(make_app) -> None:
     client = TestClient(make_app("final"))
-    body = {"username": "alice", "password": "a-long-enough-password"}
+    body = {"username": "alice", "email": "alice@example.org",
+            "password": "a-long-enough-password"}
     assert client.post("/users", json=body).status_code == 201
     assert client.post("/users", json=body).status_code == 409
 

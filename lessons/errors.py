@@ -1,0 +1,405 @@
+"""Lesson 08, reference layer (errors half): request ids, error answers that keep 4xx meaning
+and hide every 5xx's details, and the middleware that catches what nobody handled.
+
+What the layer guarantees (OWASP ASVS 5.0 V16 and 13.4.2, API8:2023):
+
+- a 4xx keeps its status, its headers (``WWW-Authenticate`` above all) and its ``detail``: the
+  client caused it and must be able to act on it;
+- every 5xx is ``{"detail": "Internal Server Error", "request_id": "..."}``: no exception
+  text, stack trace, SQL or path reaches the client (ASVS 16.5.1), even with ``debug=True``
+  (ASVS 13.4.2), and the operator finds the whole story in the logs under that id;
+- a 422 names the field, the kind of error and the message, never the submitted value: the
+  framework's default answer echoes the input, a password included;
+- every response carries ``X-Request-ID``, a fresh random id made by the service. A client's
+  own ``X-Request-ID`` is never used as ours (it could collide with another request's on
+  purpose, or carry anything); when it is well formed it is logged as ``client_request_id``;
+- one JSON access-log line per request: id, method, path (never the query string, where
+  clients put tokens), status, duration, user and client address;
+- 401 and 403 answers are audit events (``access.denied``).
+
+Why a middleware answers the 500 itself: Starlette's ``ServerErrorMiddleware``, which runs the
+handler registered for ``Exception``, is the *outermost* layer of every app, outside all user
+middleware. Its 500 never passes through them, so it would carry no request id (and, from
+lesson 09 on, no security headers). ``RequestLog`` sits inside it and catches the exception
+first, while the response has not started, and answers like any other response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Path, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lessons import logs
+from lessons.context import Service
+
+REQUEST_ID_HEADER = "X-Request-ID"
+GENERIC_DETAIL = "Internal Server Error"
+# A client's own request id is recorded only if it looks like an id: letters, digits and
+# hyphens (a UUID fits), 8 to 64 of them. Anything else is dropped, not cleaned up.
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+# What a 422 may say about each error: where, what kind, and the message. Not ``input`` (the
+# submitted value, or the whole body), not ``ctx`` (internals such as exception objects).
+PUBLIC_ERROR_FIELDS = ("type", "loc", "msg")
+
+# SQLite stores integers in 64 bits: a larger note id made the lesson-07 service answer 500
+# (OverflowError inside the database driver). Bounded, it is a 422 like any invalid input.
+SQLITE_MAX_INTEGER = 2**63 - 1
+NoteId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="The note's id.")]
+
+ErrorResponse = Any  # Callable[[str, Exception], Response]
+PublicErrors = Any  # Callable[[Sequence[Mapping[str, Any]]], list[dict[str, Any]]]
+
+
+def new_request_id() -> str:
+    """128 random bits as 32 hex digits: unique without coordination between workers, and
+    says nothing about the service (no counter, no clock, no host)."""
+    return secrets.token_hex(16)
+
+
+# -- the two answers: errors in general, and validation errors -----------------------------------
+
+
+def error_response(request_id: str, error: Exception) -> Response:
+    """The answer to ``error``: an ``HTTPException`` below 500 as it is, anything else generic.
+
+    Starlette's own ``HTTPException`` is the one to test for: FastAPI's is a subclass of it,
+    and the router raises Starlette's for 404 and 405."""
+    if isinstance(error, HTTPException) and error.status_code < 500:
+        # The client's mistake: keep the status, the headers (WWW-Authenticate tells the
+        # client how to authenticate) and the detail, which says what to change.
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code,
+                            headers=error.headers)
+    # Ours: the status, and nothing else but the id that finds the story in the logs.
+    status = error.status_code if isinstance(error, HTTPException) else 500
+    return JSONResponse({"detail": GENERIC_DETAIL, "request_id": request_id},
+                        status_code=status)
+
+
+def public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The validation errors a client may see: ``type``, ``loc`` and ``msg`` of each.
+
+    ``input`` goes for every field, not only the ones named like secrets: the input of a
+    "missing field" error is the whole body, password included."""
+    return [{key: error[key] for key in PUBLIC_ERROR_FIELDS if key in error} for error in errors]
+
+
+def generic_500(request_id: str) -> Response:
+    """The last resort, when even the error answer failed."""
+    return JSONResponse({"detail": GENERIC_DETAIL, "request_id": request_id}, status_code=500)
+
+
+# -- vulnerable variants, for the attacks and the errata -----------------------------------------
+
+
+def error_details(request_id: str, error: Exception) -> Response:
+    """VULNERABLE, the catch-all handler many tutorials show: the exception's type and message
+    go back to the client. For an unexpected error that is the database driver's message, the
+    SQL, a file path: a map of the service's insides (ASVS 16.5.1)."""
+    if isinstance(error, HTTPException):
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code,
+                            headers=error.headers)
+    return JSONResponse({"detail": f"{type(error).__name__}: {error}"}, status_code=500)
+
+
+def all_error_fields(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """VULNERABLE, FastAPI's default 422 body: every error as pydantic reports it, including
+    ``input``, the value the client sent: a password that was too short, or the whole body
+    when a field was missing."""
+    return list(jsonable_encoder(list(errors)))
+
+
+def one_message_for_all(request_id: str, error: Exception) -> Response:
+    """VULNERABLE (errata): every error, 4xx included, becomes one status and one message.
+
+    Nothing leaks, but nothing works: a 401 loses its ``WWW-Authenticate`` challenge, and a
+    client can no longer tell "log in again" (401) from "not allowed" (403) from "no such
+    note" (404), or its own mistake from the service's."""
+    return JSONResponse({"detail": "An error occurred."}, status_code=500)
+
+
+# -- the exception handlers ----------------------------------------------------------------------
+
+
+def _request_id() -> str:
+    context = logs.current_request()
+    return context.request_id if context else new_request_id()
+
+
+async def http_exception_handler(request: Request, error: Exception) -> Response:
+    """Every ``HTTPException`` (FastAPI's, Starlette's 404/405, lesson 07's 413): a 401 or 403
+    is an audit event; the answer comes from the ``error_response`` seam."""
+    assert isinstance(error, HTTPException)
+    service: Service = request.app.state.service
+    context = logs.current_request()
+    if error.status_code in (401, 403) and not (context and context.audited):
+        service.layers.audit("access.denied", user=context.user if context else None,
+                             status=error.status_code, method=request.method,
+                             path=request.url.path, detail=str(error.detail))
+    if not is_body_allowed_for_status_code(error.status_code):
+        return Response(status_code=error.status_code, headers=error.headers)
+    return service.layers.error_response(_request_id(), error)
+
+
+async def validation_exception_handler(request: Request, error: Exception) -> Response:
+    """422 with the errors the ``public_errors`` seam lets through."""
+    assert isinstance(error, RequestValidationError)
+    service: Service = request.app.state.service
+    shown = service.layers.public_errors(error.errors())
+    return JSONResponse({"detail": jsonable_encoder(shown)}, status_code=422)
+
+
+# -- the middleware ------------------------------------------------------------------------------
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestLog:
+    """Pure ASGI middleware: a request id for every request, in the ``X-Request-ID`` response
+    header and in every log line of the request; one access-log line per request; and the
+    answer to any exception nothing else handled.
+
+    ``error_response`` and ``log_field`` are the app's seams (the generic answer, the field
+    neutraliser)."""
+
+    def __init__(self, app: ASGIApp, error_response: ErrorResponse = error_response,
+                 log_field: logs.LogField = logs.neutralise) -> None:
+        self.app = app
+        self.error_response = error_response
+        self.log_field = log_field
+        self.access = logging.getLogger(logs.ACCESS)
+        self.errors = logging.getLogger(logs.ERRORS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        context = logs.RequestContext(request_id, clean=self.log_field)
+        token = logs.enter_request(context)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode("ascii"))
+        began = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(*(h.decode() for h in header))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            self.errors.error("Unhandled %s in %s %s", type(error).__name__, scope["method"],
+                              self.log_field(scope["path"]), exc_info=error)
+            if status:
+                raise  # the answer has begun: too late to change it; the server closes it
+            try:
+                response = self.error_response(request_id, error)
+            except Exception:  # a broken error answer must not leave the client hanging
+                self.errors.exception("The error_response seam failed")
+                response = generic_500(request_id)
+            await response(scope, receive, send_with_id)
+        finally:
+            self._log(scope, context, status, time.perf_counter() - began)
+            logs.leave_request(token)
+
+    def _log(self, scope: Scope, context: logs.RequestContext, status: int,
+             seconds: float) -> None:
+        method, path = scope["method"], self.log_field(scope["path"])
+        fields: dict[str, Any] = {
+            "method": method, "path": path, "status": status,
+            "duration_ms": round(seconds * 1000, 2), "user": context.user,
+            "client": scope["client"][0] if scope.get("client") else None,
+        }
+        claimed = _header(scope, b"x-request-id")
+        if claimed and CLIENT_REQUEST_ID.fullmatch(claimed):
+            fields["client_request_id"] = claimed
+        level = logging.ERROR if status >= 500 or not status else logging.INFO
+        self.access.log(level, "%s %s %s", method, path, status, extra=fields)
+
+
+def install(app: FastAPI, service: Service) -> None:
+    """Lesson 08 on ``app``: the two exception handlers and the request-id middleware.
+
+    No handler is registered for ``Exception``: Starlette would run it in its outermost
+    middleware, outside everything else (see the module's docstring)."""
+    layers = service.layers
+    app.add_exception_handler(HTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    app.add_middleware(RequestLog, error_response=layers.error_response,
+                       log_field=layers.log_field)
+
+
+LAYER: dict[str, Any] = {
+    "error_response": error_response,
+    "public_errors": public_errors,
+    "log_field": logs.neutralise,
+    "audit": logs.audit,
+    "note_id": NoteId,
+}
+
+
+# -- a naive request logger, for the attacks -----------------------------------------------------
+
+
+class DebugRequestLog:
+    """VULNERABLE: the "log every request while we debug" middleware that then stays.
+
+    It writes the method, the path with its query string, every header and the body to the log,
+    in plain text. That is every password sent to log in, every bearer token, every session
+    cookie, and whatever a client typed into a path, newlines included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger("lessons.debug")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+
+        async def receive_and_keep() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+            return message
+
+        try:
+            await self.app(scope, receive_and_keep, send)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            self.log.info("%s %s%s headers=%s body=%s", scope["method"], scope["path"],
+                          f"?{query}" if query else "", headers,
+                          body.decode("utf-8", "replace"))
+
+
+# -- measuring the middleware's cost -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving_lesson(lesson: int | str, env: Mapping[str, str] | None = None,
+                   timeout: float = 30) -> Iterator[str]:
+    """``python -m lessons serve --lesson N`` in a process of its own on a free loopback
+    port, its output thrown away; yields the base URL once ``/health`` answers, and always
+    stops the server."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own command, no shell
+        [sys.executable, "-m", "lessons", "serve", "--lesson", str(lesson), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while asyncio.run(_get_status(url, "/health")) != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"`python -m lessons serve --lesson {lesson}` did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _get_status(url: str, path: str) -> int:
+    try:
+        statuses = await _hammer(url, path, seconds=0, connections=1, requests_each=1)
+    except OSError:
+        return 0
+    return statuses[0] if statuses else 0
+
+
+async def _hammer(url: str, path: str, seconds: float, connections: int,
+                  requests_each: int | None = None) -> list[int]:
+    """Keep-alive GETs on ``connections`` connections for ``seconds`` (or ``requests_each``
+    each); a deliberately minimal HTTP/1.1 client, so that the client is not what is measured."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    deadline = time.monotonic() + seconds
+
+    async def one_connection() -> list[int]:
+        reader, writer = await asyncio.open_connection(host, port)
+        statuses: list[int] = []
+        try:
+            while (requests_each is None and time.monotonic() < deadline) or \
+                    (requests_each is not None and len(statuses) < requests_each):
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                statuses.append(int(head.split(b" ", 2)[1]))
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        return statuses
+
+    results = await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return [status for statuses in results for status in statuses]
+
+
+def requests_per_second(url: str, path: str = "/health", seconds: float = 3.0,
+                        connections: int = 4) -> float:
+    """Throughput of ``GET path`` on a running server, measured from this process."""
+    began = time.perf_counter()
+    statuses = asyncio.run(_hammer(url, path, seconds, connections))
+    elapsed = time.perf_counter() - began
+    if not statuses or any(status != 200 for status in statuses):
+        raise RuntimeError(f"GET {path} did not answer 200 every time")
+    return len(statuses) / elapsed
+
+
+def compare_throughput(lessons: Sequence[int | str], rounds: int = 3, seconds: float = 3.0,
+                       path: str = "/health") -> dict[str, float]:
+    """The median requests per second of each lesson's real server, measured in alternating
+    rounds (so a slow moment of the machine does not fall on one side only)."""
+    samples: dict[str, list[float]] = {str(lesson): [] for lesson in lessons}
+    for _ in range(rounds):
+        for lesson in lessons:
+            with serving_lesson(lesson) as url:
+                requests_per_second(url, path, seconds=0.5)  # warm up
+                samples[str(lesson)].append(requests_per_second(url, path, seconds))
+    return {lesson: statistics.median(values) for lesson, values in samples.items()}

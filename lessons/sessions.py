@@ -1,0 +1,411 @@
+"""Lesson 06, reference layer: server-side sessions in a ``__Host-`` cookie, with CSRF tokens.
+
+What the layer guarantees (OWASP ASVS 5.0 V7 session management, 3.3.x cookies, 3.5.1 CSRF;
+API2:2023 broken authentication):
+
+- the session lives in the database, keyed by a random id of 256 bits from ``secrets`` (a
+  CSPRNG, ASVS 7.2.3); the database keeps only the SHA-256 of that id, so a copy of the
+  database holds no session anyone could use;
+- the cookie ``__Host-session`` carries the id signed with itsdangerous (HMAC-SHA256 with the
+  service's key): a made-up cookie is refused before any lookup. Signing hides nothing: the id
+  is readable, and that is fine, because it means nothing without the server's record;
+- the cookie is ``Secure; HttpOnly; SameSite=Lax; Path=/`` with no ``Domain``: the ``__Host-``
+  name makes browsers refuse it unless all of that holds (ASVS 3.3.1, 3.3.3, 3.3.4);
+- every login makes a new id, and a session presented with the login request is destroyed,
+  so an id planted before login is worthless after it (session fixation, ASVS 7.2.4);
+- a session ends after ``session_idle_minutes`` without a request and, whatever happens,
+  ``session_absolute_hours`` after login (ASVS 7.3.1, 7.3.2); logout deletes the server's
+  record, so a copy of the cookie is worthless too (ASVS 7.4.1); deleting a user deletes their
+  sessions (a foreign key with ``ON DELETE CASCADE``, ASVS 7.4.2);
+- a write (any method but GET, HEAD, OPTIONS) authenticated by the cookie needs the session's
+  CSRF token in ``X-CSRF-Token``, compared in constant time (ASVS 3.5.1). A bearer token needs
+  none: browsers never attach an ``Authorization`` header on their own.
+
+Routes are defined inside functions here, so this module must not use
+``from __future__ import annotations`` (FastAPI reads the annotations at run time).
+"""
+
+import hashlib
+import random
+import secrets
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, Response, status
+from fastapi.security import APIKeyCookie
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
+
+from lessons import tokens
+from lessons.access import ROLE_SCOPES
+from lessons.context import Service
+from lessons.identity import Caller, IdentityDependency, unauthorized
+from lessons.passwords import off_the_event_loop
+from lessons.schemas import WhoAmI
+from lessons.settings import Settings
+from lessons.store import Session, User
+
+COOKIE = "__Host-session"
+CSRF_HEADER = "X-CSRF-Token"
+# The salt keeps these signatures apart from anything else signed with the same key: a value
+# signed for another purpose is never a valid session cookie, and the other way round.
+SALT = "notes-session-cookie"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# last_seen is written at most once a minute per session: the idle timeout is measured to the
+# minute, and the hot path stays a read.
+TOUCH_EVERY_SECONDS = 60
+# RFC 9110 requires a challenge with every 401. No registered authentication scheme covers
+# cookies, so the service names its own; clients that do not know it ignore it.
+CHALLENGE = 'Cookie realm="notes"'
+
+
+# -- the id, the cookie, the record ------------------------------------------------------------
+
+
+def signer(settings: Settings) -> Signer:
+    """itsdangerous' signer for session cookies: HMAC-SHA256 with the service's key.
+
+    (itsdangerous' own default digest is SHA-1; HMAC-SHA1 is not broken, but there is no
+    reason to choose it today.)
+    """
+    return Signer(settings.secret_key, salt=SALT, digest_method=hashlib.sha256)
+
+
+def new_session(settings: Settings) -> tuple[str, str]:
+    """A new session id (256 random bits from the OS's CSPRNG) and the cookie value that
+    carries it: the id, a dot, and its signature."""
+    session_id = secrets.token_urlsafe(32)
+    return session_id, signer(settings).sign(session_id).decode("ascii")
+
+
+def session_id_from(settings: Settings, cookie: str) -> str | None:
+    """The session id inside a cookie value, or None when the signature is not ours."""
+    try:
+        return signer(settings).unsign(cookie).decode("ascii")
+    except (BadSignature, UnicodeError):
+        return None
+
+
+def hash_id(session_id: str) -> str:
+    """What the database keeps instead of the id. One SHA-256 is enough: the id has 256 random
+    bits, so unlike a password it cannot be found by trying likely values."""
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def session_valid(session: Session, now: int, settings: Settings) -> bool:
+    """True while the session is neither idle too long nor too old, at time ``now`` (seconds)."""
+    idle = now - session.last_seen
+    age = now - session.created_at
+    return (idle < settings.session_idle_minutes * 60
+            and age < settings.session_absolute_hours * 3600)
+
+
+def csrf_ok(method: str, expected: str | None, sent: str | None) -> bool:
+    """May a cookie-authenticated request with this method go ahead?
+
+    Reads (GET, HEAD, OPTIONS) need no token. Anything else needs the session's token, sent
+    back in ``X-CSRF-Token``: compared as bytes in constant time, and never equal when either
+    side is missing or empty.
+    """
+    if method.upper() in SAFE_METHODS:
+        return True
+    if not expected or not sent:
+        return False
+    return secrets.compare_digest(expected.encode("utf-8"), sent.encode("utf-8"))
+
+
+def set_cookie(response: Response, value: str, settings: Settings) -> None:
+    """``__Host-session``: HTTPS only, out of reach of page scripts, not sent with cross-site
+    form posts, for this host only (no Domain) and every path. Max-Age only tidies the
+    browser: the server decides when a session ends."""
+    response.set_cookie(COOKIE, value, max_age=settings.session_absolute_hours * 3600,
+                        path="/", secure=True, httponly=True, samesite="lax")
+
+
+def clear_cookie(response: Response) -> None:
+    """Tell the browser to drop the cookie. A ``__Host-`` cookie can only be replaced by one
+    that meets the same rules, so the deletion carries Secure and Path=/ too."""
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+
+
+def start_session(service: Service, response: Response, user: User,
+                  presented: str | None) -> str:
+    """Log ``user`` in: end any session the request came with, store a new one, set its cookie
+    on ``response``, and return the new session's CSRF token."""
+    if presented:
+        # Fixation: whatever session came with the login request ends here, whoever made it.
+        old_id = session_id_from(service.settings, presented)
+        if old_id is not None:
+            service.store.delete_session(hash_id(old_id))
+    session_id, cookie = service.layers.new_session(service.settings)
+    now = int(time.time())
+    csrf_token = secrets.token_urlsafe(32)
+    service.store.add_session(Session(id_hash=hash_id(session_id), username=user.username,
+                                      csrf_token=csrf_token, created_at=now, last_seen=now))
+    set_cookie(response, cookie, service.settings)
+    return csrf_token
+
+
+def caller_from_session(service: Service, cookie: str) -> Caller:
+    """The caller a session cookie stands for, or a 401: the signature must be ours, the record
+    must exist (not logged out, user not deleted) and still be valid now."""
+    session_id = session_id_from(service.settings, cookie)
+    if session_id is None:
+        raise no_session("Invalid session")
+    session = service.store.get_session(hash_id(session_id))
+    if session is None or not service.layers.session_valid(session, int(time.time()),
+                                                           service.settings):
+        raise no_session("Session expired or ended: log in again")
+    # The user and role come from the database on every request, never from the cookie.
+    user = service.store.get_user(session.username)
+    if user is None:
+        raise no_session("Session expired or ended: log in again")
+    scopes = service.layers.grant_scopes(user.role, ())  # the role's default scopes
+    return Caller(user=user, scopes=scopes, method="session", session=session)
+
+
+def end_session(service: Service, session: Session) -> None:
+    """Logout: delete the server's record, so every copy of the cookie stops working."""
+    service.store.delete_session(session.id_hash)
+
+
+def no_session(detail: str = "Not logged in") -> HTTPException:
+    return unauthorized(detail, CHALLENGE)
+
+
+# -- the FastAPI glue --------------------------------------------------------------------------
+
+cookie_scheme = APIKeyCookie(name=COOKIE, auto_error=False,
+                             description="The session cookie set by POST /session/login.")
+
+CsrfHeader = Annotated[str | None, Header(alias=CSRF_HEADER, include_in_schema=False)]
+
+
+async def resume(service: Service, request: Request, cookie: str, sent_csrf: str | None) -> Caller:
+    """The caller behind a session cookie, after the CSRF check for writes (403 without the
+    token: the caller is known, the request is not allowed)."""
+    who = service.layers.session_caller(service, cookie)
+    expected = who.session.csrf_token if who.session else None
+    if not service.layers.csrf_ok(request.method, expected, sent_csrf):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"A write with the session cookie needs the session's CSRF token in {CSRF_HEADER}.",
+        )
+    now = int(time.time())
+    if who.session and who.session.id_hash and now - who.session.last_seen >= TOUCH_EVERY_SECONDS:
+        # The one write of the hot path, at most once a minute, off the event loop.
+        await run_in_threadpool(service.store.touch_session, who.session.id_hash, now)
+    return who
+
+
+def session_identity(service: Service) -> IdentityDependency:
+    """The dependency of the session routes: the session cookie, and nothing else."""
+
+    async def caller(request: Request, sent_csrf: CsrfHeader = None,
+                     cookie: str | None = Depends(cookie_scheme)) -> Caller:
+        if not cookie:
+            raise no_session()
+        return await resume(service, request, cookie, sent_csrf)
+
+    return caller
+
+
+def session_or_bearer(service: Service) -> IdentityDependency:
+    """The ``identity`` seam from lesson 06 on: a bearer token (lesson 02's path, unchanged)
+    or the session cookie. A request with ``Authorization: Bearer`` is judged by its token
+    alone, and needs no CSRF token: a browser never adds that header on its own, so another
+    site cannot make a victim's browser send it."""
+
+    async def caller(request: Request, sent_csrf: CsrfHeader = None,
+                     token: str | None = Depends(tokens.bearer_scheme),
+                     cookie: str | None = Depends(cookie_scheme)) -> Caller:
+        if token:
+            return tokens.caller_from_token(service, token)
+        if cookie:
+            return await resume(service, request, cookie, sent_csrf)
+        raise unauthorized("Not authenticated", tokens.CHALLENGE)
+
+    return caller
+
+
+def end(service: Service, response: Response, session: Session) -> None:
+    """Logout of a session: the server's record first, then the browser's cookie."""
+    service.layers.end_session(service, session)
+    clear_cookie(response)
+
+
+def router(service: Service) -> APIRouter:
+    """``/session/login``, ``/session/me`` and ``/session/logout``."""
+    api = APIRouter(prefix="/session", tags=["lesson 06: sessions"])
+    layers, store = service.layers, service.store
+    SessionCaller = Annotated[Caller, Depends(session_identity(service))]
+
+    @api.post("/login", status_code=status.HTTP_204_NO_CONTENT,
+              responses={204: {"description": f"Logged in; the CSRF token is in {CSRF_HEADER}."}})
+    async def login(username: Annotated[str, Form()], password: Annotated[str, Form()],
+                    presented: str | None = Depends(cookie_scheme)) -> Response:
+        # No CSRF token here: there is no session yet to hold one.
+        user = await off_the_event_loop(layers.authenticate, store, service.hasher,
+                                        username, password)
+        if user is None:
+            raise no_session("Incorrect username or password")
+        # The token travels in a header: never cache this answer anywhere.
+        response = Response(status_code=status.HTTP_204_NO_CONTENT,
+                            headers={"Cache-Control": "no-store"})
+        await run_in_threadpool(_forget_expired, service)
+        response.headers[CSRF_HEADER] = await run_in_threadpool(
+            layers.start_session, service, response, user, presented)
+        return response
+
+    @api.get("/me")
+    def me(who: SessionCaller, response: Response) -> WhoAmI:
+        # A page that was reloaded gets its CSRF token back here; other origins cannot read
+        # this response (no CORS), so it is not exposed to them.
+        if who.session is not None:
+            response.headers[CSRF_HEADER] = who.session.csrf_token
+        response.headers["Cache-Control"] = "no-store"
+        return WhoAmI(username=who.user.username, role=who.user.role)
+
+    @api.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+    def logout(who: SessionCaller) -> Response:
+        response = Response(status_code=status.HTTP_204_NO_CONTENT)
+        if who.session is not None:
+            end(service, response, who.session)
+        return response
+
+    return api
+
+
+def _forget_expired(service: Service) -> None:
+    """Housekeeping at each login: remove records that can no longer be used."""
+    now = int(time.time())
+    settings = service.settings
+    service.store.delete_expired_sessions(
+        idle_since=now - settings.session_idle_minutes * 60,
+        created_before=now - settings.session_absolute_hours * 3600,
+    )
+
+
+LAYER: dict[str, Any] = {
+    "new_session": new_session,
+    "session_valid": session_valid,
+    "csrf_ok": csrf_ok,
+    "start_session": start_session,
+    "session_caller": caller_from_session,
+    "end_session": end_session,
+    "identity": session_or_bearer,
+}
+
+
+# -- vulnerable variants, for the lesson-06 attacks ----------------------------------------------
+
+
+def start_session_reusing(service: Service, response: Response, user: User,
+                          presented: str | None) -> str:
+    """VULNERABLE (session fixation): logs the user into the session the browser already has.
+
+    It looks tidy (one session per browser), but whoever planted that cookie in the browser
+    before the login holds a copy of it, and the copy is now logged in as the victim.
+    """
+    session_id = session_id_from(service.settings, presented) if presented else None
+    if session_id is None:
+        session_id, cookie = service.layers.new_session(service.settings)
+    else:
+        cookie = presented or ""
+    now = int(time.time())
+    csrf_token = secrets.token_urlsafe(32)
+    service.store.delete_session(hash_id(session_id))
+    service.store.add_session(Session(hash_id(session_id), user.username, csrf_token, now, now))
+    set_cookie(response, cookie, service.settings)
+    return csrf_token
+
+
+def new_session_predictable(settings: Settings) -> tuple[str, str]:
+    """VULNERABLE: 64 bits from Python's ``random`` module, a Mersenne Twister: too few bits,
+    and not a cryptographic generator (enough of its outputs let anyone compute the next)."""
+    session_id = f"{random.getrandbits(64):016x}"  # the flaw, on purpose
+    return session_id, signer(settings).sign(session_id).decode("ascii")
+
+
+def keep_session(service: Service, session: Session) -> None:
+    """VULNERABLE: logout that only clears the browser's cookie. The record stays, so any copy
+    of the cookie (a proxy log, a shared computer, malware) goes on working."""
+
+
+def valid_forever(session: Session, now: int, settings: Settings) -> bool:
+    """VULNERABLE: no idle and no absolute timeout; a session lives until logout."""
+    return True
+
+
+def csrf_unchecked(method: str, expected: str | None, sent: str | None) -> bool:
+    """VULNERABLE: no CSRF check; the cookie alone authorises any write."""
+    return True
+
+
+# The errata's design: the session *is* the cookie. Signed by itsdangerous, so it cannot be
+# changed without the key, but not encrypted, so anyone holding it reads it; and the server
+# believes whatever it once wrote into it.
+
+
+def client_held_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="client-held-session")
+
+
+def start_client_held_session(service: Service, response: Response, user: User,
+                              presented: str | None) -> str:
+    """VULNERABLE: puts the username and role in the cookie, signed but readable by anyone."""
+    value = client_held_serializer(service.settings).dumps(
+        {"username": user.username, "role": user.role})
+    set_cookie(response, value, service.settings)
+    return ""
+
+
+def _client_held_caller(payload: Any) -> Caller:
+    if not isinstance(payload, dict):
+        raise no_session("Invalid session")
+    username, role = str(payload.get("username", "")), str(payload.get("role", ""))
+    user = User(username=username, email=None, role=role, password_hash="", created_at="")
+    session = Session(id_hash="", username=username, csrf_token="", created_at=0, last_seen=0)
+    # The role as the cookie says, believed.
+    return Caller(user=user, scopes=ROLE_SCOPES.get(role, frozenset()), method="session",
+                  session=session)
+
+
+def caller_from_client_cookie(service: Service, cookie: str) -> Caller:
+    """VULNERABLE: checks the signature and the age, then believes the cookie: its user (even
+    one deleted since) and its role (even one taken away since). Logout cannot end it: there
+    is no record to delete, and a copy stays valid until it is too old."""
+    settings = service.settings
+    try:
+        payload = client_held_serializer(settings).loads(
+            cookie, max_age=settings.session_absolute_hours * 3600)
+    except BadSignature:  # itsdangerous' SignatureExpired is a subclass
+        raise no_session("Invalid session") from None
+    return _client_held_caller(payload)
+
+
+def caller_from_unchecked_cookie(service: Service, cookie: str) -> Caller:
+    """VULNERABLE, to show what signing buys: reads the client-held cookie with
+    ``loads_unsafe``, which returns the payload whether or not the signature is right."""
+    _valid, payload = client_held_serializer(service.settings).loads_unsafe(cookie)
+    return _client_held_caller(payload)
+
+
+SessionCallerSeam = Callable[[Service, str], Caller]
+
+# The vulnerable variants as seam overrides for ``create_app(upto=6, ...)``.
+NAIVE_LAYER: dict[str, Any] = {
+    "start_session": start_session_reusing,
+    "end_session": keep_session,
+    "session_valid": valid_forever,
+    "csrf_ok": csrf_unchecked,
+}
+CLIENT_HELD_LAYER: dict[str, Any] = {
+    "start_session": start_client_held_session,
+    "session_caller": caller_from_client_cookie,
+    "end_session": keep_session,
+    "csrf_ok": csrf_unchecked,
+}
+UNCHECKED_LAYER: dict[str, Any] = {**CLIENT_HELD_LAYER,
+                                   "session_caller": caller_from_unchecked_cookie}

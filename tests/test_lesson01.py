@@ -1,0 +1,513 @@
+"""Lesson 01: every attack works on its vulnerable variant and fails on the reference layer;
+the reference layer keeps its promises (UTF-8, one answer for every failure, hashes off the
+event loop, the lesson-00 rows upgraded); the checks pass the solution, call the stubs not
+attempted, and fail plausible wrong answers.
+
+(No ``from __future__ import annotations``: a test below defines FastAPI routes inside a
+function, and FastAPI must see the local names in their annotations.)"""
+
+import asyncio
+import base64
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx2
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.testclient import TestClient
+from passlib.context import CryptContext
+
+from lessons import basic_auth, workbook
+from lessons.attacks import Account, new_password, seed
+from lessons.attacks import lesson01 as attacks
+from lessons.attacks.lesson00 import passwords_from
+from lessons.checks import FAILED, NOT_ATTEMPTED, PASSED, Suite
+from lessons.checks.lesson01 import NON_ASCII_PASSWORD, TIMING_COST, suite
+from lessons.passwords import HASHING_SLOTS, argon2_hasher, dummy_hash
+from lessons.service import app_from_env, create_app
+from lessons.settings import Settings
+
+NOTEBOOK = "01_basic_auth.ipynb"
+REFERENCE = {"same_text": basic_auth.same_text, "make_hasher": argon2_hasher,
+             "authenticate": basic_auth.authenticate}
+
+
+@pytest.fixture
+def scene(make_app):
+    """An app after lesson ``upto`` (with seam overrides, and settings if given), with alice,
+    bob (a non-ASCII password) and mallory, and a client that gets a 500 as a response."""
+    def build(upto=1, settings=None, **overrides):
+        app = make_app(upto, **overrides) if settings is None else \
+            create_app(upto, settings, **overrides)
+        people = seed(app, Account("alice", new_password()), Account("bob", NON_ASCII_PASSWORD),
+                      Account("mallory", new_password()))
+        return app, attacks.outside_client(app), people
+    return build
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    return attacks.basic(username, password)
+
+
+# -- the attacks: vulnerable variant versus reference --------------------------------------------
+
+
+@pytest.mark.parametrize(("upto", "succeeds"), [(0, True), (1, False)])
+def test_reading_notes_without_a_password(scene, upto, succeeds) -> None:
+    _, client, _ = scene(upto)
+    result = attacks.run_no_password(client, "alice")
+    assert result.succeeded is succeeds, result
+
+
+@pytest.mark.parametrize(("layer", "succeeds"), [(basic_auth.NAIVE_LAYER, True), ({}, False)])
+def test_non_ascii_credentials(scene, layer, succeeds) -> None:
+    _, client, _ = scene(1, **layer)
+    result = attacks.run_non_ascii(client, "mallory")
+    assert result.succeeded is succeeds, result
+
+
+def test_the_naive_check_locks_out_a_user_with_a_non_ascii_password(scene) -> None:
+    _, client, _ = scene(1, **basic_auth.NAIVE_LAYER)
+    assert client.get("/basic/me", headers=basic("bob", NON_ASCII_PASSWORD)).status_code == 500
+
+
+@pytest.mark.parametrize(("layer", "succeeds"), [
+    (basic_auth.NAIVE_LAYER, True),
+    (basic_auth.EARLY_RETURN_LAYER, False),  # one message: its leak is the timing alone
+    ({}, False),
+])
+def test_enumeration_by_message(scene, layer, succeeds) -> None:
+    _, client, _ = scene(1, **layer)
+    result = attacks.run_enumerate_by_message(client, "alice")
+    assert result.succeeded is succeeds, result
+
+
+@pytest.mark.parametrize(("layer", "succeeds"),
+                         [(basic_auth.EARLY_RETURN_LAYER, True), ({}, False)])
+def test_enumeration_by_timing(scene, tmp_path, layer, succeeds) -> None:
+    settings = Settings.from_env(data_dir=tmp_path / "timing", **TIMING_COST)
+    app, _, _ = scene(1, settings=settings, **layer)
+    with attacks.outside_client(app) as client:
+        timings = attacks.login_timings(client, "alice")
+    assert timings.verdict().succeeded is succeeds, timings.table()
+    assert len(timings.known) == len(timings.unknown) == 15
+    assert "medians differ by a factor" in timings.table()
+
+
+# -- the reference layer -----------------------------------------------------------------------
+
+
+def test_right_credentials_answer_who_you_are(scene) -> None:
+    _, client, people = scene(1)
+    for name in ("alice", "bob"):
+        response = client.get("/basic/me", headers=basic(name, people[name].password))
+        assert response.status_code == 200
+        assert response.json() == {"username": name, "role": "user"}
+
+
+BAD_AUTHORIZATION = {
+    "missing": None,
+    "another scheme": "Bearer abc",
+    "not base64": "Basic %%%",
+    "no colon": "Basic " + base64.b64encode(b"alice").decode(),
+    "not UTF-8": "Basic " + base64.b64encode(b"alice:\xff\xfe").decode(),
+    "wrong password": basic("alice", "wrong-password")["Authorization"],
+    "unknown user": basic("nobody_here", "wrong-password")["Authorization"],
+    "non-ASCII": basic("zoë", NON_ASCII_PASSWORD)["Authorization"],
+}
+
+
+@pytest.mark.parametrize("case", BAD_AUTHORIZATION)
+def test_every_failure_is_401_with_a_basic_challenge(scene, case) -> None:
+    _, client, _ = scene(1)
+    value = BAD_AUTHORIZATION[case]
+    response = client.get("/basic/me", headers={"Authorization": value} if value else {})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="notes", charset="UTF-8"'
+
+
+def test_unknown_user_and_wrong_password_get_identical_answers(scene) -> None:
+    _, client, _ = scene(1)
+    real, unknown = attacks.failed_logins(client, "alice")
+    assert attacks.visible_answer(real) == attacks.visible_answer(unknown)
+    assert real.json() == {"detail": "Incorrect username or password"}
+
+
+def test_lesson_01_protects_the_notes_with_basic_auth(scene) -> None:
+    _, client, people = scene(1)
+    assert client.get("/notes", headers={"X-User": "alice"}).status_code == 401
+    mine = client.get("/notes", headers=basic("alice", people["alice"].password))
+    assert mine.status_code == 200 and {n["owner"] for n in mine.json()} == {"alice"}
+
+
+def test_the_dummy_hash_has_the_cost_of_a_real_one(make_app) -> None:
+    app = make_app(1)
+    hasher = app.state.service.hasher
+    dummy = basic_auth.dummy_hash_for(hasher)
+    assert dummy.startswith("$argon2id$") and not hasher.needs_update(dummy)
+    assert basic_auth.dummy_hash_for(hasher) is dummy  # made once, at start-up
+
+
+def test_lesson_00_rows_are_upgraded_once_and_still_log_in(tmp_path) -> None:
+    settings = Settings.from_env(data_dir=tmp_path / "shared")
+    people = seed(create_app(0, settings), Account("alice", new_password()),
+                  Account("bob", NON_ASCII_PASSWORD), notes_each=0)
+    assert passwords_from(settings.database) == {n: a.password for n, a in people.items()}
+    create_app(1, settings)
+    upgraded = passwords_from(settings.database)
+    assert all(value.startswith("$argon2id$") for value in upgraded.values())
+    app = create_app(1, settings)  # a second start changes nothing
+    assert passwords_from(settings.database) == upgraded
+    client = attacks.outside_client(app)
+    for name, account in people.items():
+        assert client.get("/basic/me", headers=basic(name, account.password)).status_code == 200
+
+
+def _on_the_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class WatchedHasher:
+    """The reference hasher, slowed down and watched: where and how many verifications run."""
+
+    def __init__(self, settings: Settings, delay: float = 0.0) -> None:
+        self.inner = argon2_hasher(settings)
+        self.delay = delay
+        self.on_loop: list[bool] = []
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def hash(self, secret: str) -> str:
+        return self.inner.hash(secret)
+
+    def identify(self, hash: str) -> str | None:
+        return self.inner.identify(hash)
+
+    def verify(self, secret: str, hash: str) -> bool:
+        with self._lock:
+            self.on_loop.append(_on_the_event_loop())
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(self.delay)  # stands for CPU-bound work: it holds its thread
+        try:
+            return self.inner.verify(secret, hash)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def watched_hashers(delay: float = 0.0):
+    """A ``make_hasher`` that keeps the hashers it makes, for the test to inspect."""
+    made: list[WatchedHasher] = []
+
+    def make_hasher(settings: Settings) -> WatchedHasher:
+        made.append(WatchedHasher(settings, delay))
+        return made[-1]
+
+    return make_hasher, made
+
+
+def test_basic_auth_verifies_passwords_off_the_event_loop(make_app) -> None:
+    make_hasher, watched = watched_hashers()
+    app = make_app(1, make_hasher=make_hasher)
+    people = seed(app, Account("alice", new_password()), notes_each=0)
+    client = TestClient(app)
+    assert client.get("/basic/me", headers=basic("alice", people["alice"].password)).is_success
+    assert client.get("/basic/me", headers=basic("nobody_here", "x")).status_code == 401
+    assert watched[0].on_loop == [False, False]
+
+
+def test_a_slow_login_never_stalls_health(make_app) -> None:
+    """Three slow logins at once: /health still answers at once, and the hashes take turns
+    within the hashing slots instead of crowding the CPU."""
+    delay = 0.4
+    make_hasher, watched = watched_hashers(delay)
+    app = make_app(1, make_hasher=make_hasher)
+    people = seed(app, Account("alice", new_password()), notes_each=0)
+    login = basic("alice", people["alice"].password)
+
+    async def scenario() -> tuple[list[int], float]:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
+            async def health() -> float:
+                await asyncio.sleep(delay / 4)  # while the first hash is under way
+                started = time.perf_counter()
+                assert (await client.get("/health")).status_code == 200
+                return time.perf_counter() - started
+
+            *logins, health_time = await asyncio.gather(
+                *(client.get("/basic/me", headers=login) for _ in range(3)), health())
+            return [r.status_code for r in logins], health_time
+
+    statuses, health_time = asyncio.run(scenario())
+    assert statuses == [200, 200, 200]
+    assert health_time < delay / 2, f"/health took {health_time:.3f} s during the logins"
+    assert watched[0].on_loop == [False] * 3
+    assert watched[0].most_at_once <= HASHING_SLOTS.total_tokens
+
+
+def test_lesson_1_app_from_env_serves_basic_me(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("LESSONS_LESSON", "1")
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path / "env"))
+    response = TestClient(app_from_env()).get("/basic/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic ")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_lesson_1_answers_basic_auth(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
+    password = new_password()
+    added = subprocess.run([sys.executable, "-m", "lessons", "users", "add", "alice"],
+                           input=password + "\n", text=True, capture_output=True, timeout=60,
+                           env=os.environ.copy())
+    assert added.returncode == 0, added.stderr
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lessons", "serve", "--lesson", "1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/basic/me"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                refused = httpx2.get(url, timeout=2)
+                break
+            except httpx2.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "the server did not start within 30 s"
+                time.sleep(0.2)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == 'Basic realm="notes", charset="UTF-8"'
+        me = httpx2.get(url, auth=("alice", password), timeout=10)
+        assert me.json() == {"username": "alice", "role": "user"}
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    assert "after lesson 01" in output
+
+
+# -- the facts the errata rely on ----------------------------------------------------------------
+
+
+def test_compare_digest_refuses_non_ascii_str_but_not_bytes() -> None:
+    with pytest.raises(TypeError):
+        secrets.compare_digest("pässwörd", "pässwörd")
+    assert basic_auth.same_text("pässwörd", "pässwörd")
+    assert not basic_auth.same_text("pässwörd", "passwörd")
+
+
+def test_fastapis_http_basic_decodes_ascii_only() -> None:
+    """FastAPI's own HTTPBasic turns non-ASCII credentials into a 401 before any check runs,
+    so a user with an accented password can never log in through it; ours decodes UTF-8."""
+    app = FastAPI()
+
+    fastapis, ours = HTTPBasic(), basic_auth.Utf8HTTPBasic(auto_error=False)
+
+    @app.get("/fastapi")
+    def fastapi_basic(credentials: Annotated[HTTPBasicCredentials, Depends(fastapis)]) -> str:
+        return credentials.password
+
+    @app.get("/utf8")
+    def utf8_basic(credentials: Annotated[HTTPBasicCredentials | None, Depends(ours)]) -> str:
+        return credentials.password if credentials else ""
+
+    client = TestClient(app)
+    header = basic("bob", NON_ASCII_PASSWORD)
+    assert client.get("/fastapi", headers=header).status_code == 401
+    assert client.get("/utf8", headers=header).json() == NON_ASCII_PASSWORD
+    ascii_header = basic("alice", "plain-ascii")
+    assert client.get("/fastapi", headers=ascii_header).json() == "plain-ascii"
+
+
+# -- the checks ----------------------------------------------------------------------------------
+
+
+def run_checks(*names: str, **answers):
+    """Only the named checks of the suite (all of them when none is named)."""
+    known = {name for name, _ in suite.checks}
+    assert set(names) <= known, set(names) - known
+    subset = Suite(suite.lesson, suite.title)
+    subset.checks = [(n, f) for n, f in suite.checks if not names or n in names]
+    return subset.run(record=False, **answers)
+
+
+def test_checks_pass_the_solution_notebooks_answers() -> None:
+    answers = workbook.exercises(workbook.SOLUTIONS / NOTEBOOK)
+    assert set(answers) == set(REFERENCE)
+    report = run_checks(**answers)
+    assert report.passed, str(report)
+
+
+def test_checks_pass_the_reference_layer() -> None:
+    report = run_checks(**REFERENCE)
+    assert report.passed, str(report)
+
+
+def test_checks_call_the_learner_stubs_not_attempted() -> None:
+    stubs = workbook.exercises(workbook.NOTEBOOKS / NOTEBOOK)
+    report = run_checks(**stubs)
+    assert {o.status for o in report.outcomes} == {NOT_ATTEMPTED}, str(report)
+
+
+# Plausible wrong answers.
+
+def same_text_with_equals(given: str, expected: str) -> bool:
+    return given == expected
+
+
+def same_text_with_equal_bytes(given: str, expected: str) -> bool:
+    return given.encode("utf-8") == expected.encode("utf-8")
+
+
+def same_text_on_str(given: str, expected: str) -> bool:
+    return secrets.compare_digest(given, expected)
+
+
+def same_text_latin_1(given: str, expected: str) -> bool:
+    return secrets.compare_digest(given.encode("latin-1"), expected.encode("latin-1"))
+
+
+def same_text_character_loop(given: str, expected: str) -> bool:
+    if len(given) != len(expected):
+        return False
+    for a, b in zip(str(given), str(expected), strict=True):
+        if a != b:
+            return False
+    return True
+
+
+def hasher_with_passlib_defaults(settings: Settings) -> CryptContext:
+    return CryptContext(schemes=["argon2"])
+
+
+def hasher_argon2i(settings: Settings) -> CryptContext:
+    return CryptContext(schemes=["argon2"], argon2__type="I",
+                        argon2__memory_cost=settings.argon2_memory_kib,
+                        argon2__time_cost=settings.argon2_time_cost,
+                        argon2__parallelism=settings.argon2_parallelism)
+
+
+def hasher_pbkdf2(settings: Settings) -> CryptContext:
+    return CryptContext(schemes=["pbkdf2_sha256"], pbkdf2_sha256__rounds=1000)
+
+
+def hasher_hard_coded_cost(settings: Settings) -> CryptContext:
+    return CryptContext(schemes=["argon2"], argon2__memory_cost=19456, argon2__time_cost=2,
+                        argon2__parallelism=1)
+
+
+def authenticate_with_equals(store, hasher, username, password):
+    user = store.get_user(username)
+    return user if user is not None and user.password_hash == password else None
+
+
+def authenticate_without_verifying(store, hasher, username, password):
+    return store.get_user(username)
+
+
+def authenticate_hashing_a_new_dummy(store, hasher, username, password):
+    user = store.get_user(username)
+    if user is None:
+        hasher.verify(password, dummy_hash(hasher))
+        return None
+    return user if hasher.verify(password, user.password_hash) else None
+
+
+OTHER_COST_DUMMY = CryptContext(schemes=["argon2"], argon2__memory_cost=2048,
+                                argon2__time_cost=1, argon2__parallelism=1).hash("dummy")
+
+
+def authenticate_with_a_foreign_dummy(store, hasher, username, password):
+    user = store.get_user(username)
+    if user is None:
+        hasher.verify(password, OTHER_COST_DUMMY)
+        return None
+    return user if hasher.verify(password, user.password_hash) else None
+
+
+def authenticate_with_messages(store, hasher, username, password):
+    user = store.get_user(username)
+    if user is None:
+        raise basic_auth.unauthorized("Unknown user", basic_auth.CHALLENGE)
+    if not hasher.verify(password, user.password_hash):
+        raise basic_auth.unauthorized("Wrong password", basic_auth.CHALLENGE)
+    return user
+
+
+SAME_TEXT_TIMING = "same_text takes as long for a near miss as for a wild guess"
+SAME_TEXT_NON_ASCII = "same_text compares non-ASCII text as UTF-8 bytes"
+SAME_TEXT_NAIVE = "with same_text, the naive check answers 401, not 500, to non-ASCII credentials"
+HASHER_ARGON2ID = "make_hasher makes Argon2id hashes that verify"
+HASHER_COST = "make_hasher takes the Argon2 cost from the settings"
+UPGRADE = "the lesson-00 passwords become hashes, and still log in"
+AUTH_WORKS = "authenticate lets the right password in and nothing else"
+AUTH_COST = "an unknown user costs one verification, like a wrong password"
+NO_PASSWORD = "attack: nobody reads alice's notes without her password"
+MESSAGE = "attack: an unknown user and a wrong password get the same answer"
+TIMING = "attack: response times do not tell unknown users from real ones"
+
+
+WRONG_ANSWERS = [
+    ({"same_text": same_text_with_equals}, [SAME_TEXT_TIMING]),
+    ({"same_text": same_text_with_equal_bytes}, [SAME_TEXT_TIMING]),
+    ({"same_text": same_text_character_loop}, [SAME_TEXT_TIMING]),
+    ({"same_text": same_text_on_str}, [SAME_TEXT_NON_ASCII, SAME_TEXT_NAIVE]),
+    ({"same_text": same_text_latin_1}, [SAME_TEXT_NON_ASCII, SAME_TEXT_NAIVE]),
+    ({"make_hasher": hasher_with_passlib_defaults}, [HASHER_COST]),
+    ({"make_hasher": hasher_hard_coded_cost}, [HASHER_COST]),
+    ({"make_hasher": hasher_argon2i}, [HASHER_ARGON2ID, UPGRADE]),
+    ({"make_hasher": hasher_pbkdf2}, [HASHER_ARGON2ID, HASHER_COST, UPGRADE]),
+    ({"authenticate": authenticate_with_equals}, [AUTH_WORKS]),
+    ({"authenticate": authenticate_without_verifying}, [AUTH_WORKS, NO_PASSWORD]),
+    ({"authenticate": basic_auth.authenticate_early_return}, [AUTH_COST, TIMING]),
+    ({"authenticate": authenticate_hashing_a_new_dummy}, [AUTH_COST]),
+    ({"authenticate": authenticate_with_a_foreign_dummy}, [AUTH_COST]),
+    ({"authenticate": authenticate_with_messages}, [AUTH_WORKS, MESSAGE]),
+]
+
+
+@pytest.mark.parametrize(("wrong", "failing"), WRONG_ANSWERS,
+                         ids=[next(iter(w.values())).__name__ for w, _ in WRONG_ANSWERS])
+def test_checks_fail_plausible_wrong_answers(wrong, failing) -> None:
+    report = run_checks(*failing, **{**REFERENCE, **wrong})
+    assert [o.status for o in report.outcomes] == [FAILED] * len(failing), str(report)
+    assert all(o.hint for o in report.outcomes)
+
+
+def test_a_wrong_answer_fails_only_its_own_checks() -> None:
+    report = run_checks(**{**REFERENCE, "authenticate": basic_auth.authenticate_early_return})
+    failed = [o.name for o in report.outcomes if o.status == FAILED]
+    assert failed == [AUTH_COST, TIMING], str(report)
+    assert report.count(PASSED) == len(suite.checks) - 2
+
+
+def test_passlibs_own_dummy_verify_is_a_right_answer() -> None:
+    def authenticate(store, hasher, username, password):
+        user = store.get_user(username)
+        if user is None:
+            hasher.dummy_verify()
+            return None
+        return user if hasher.verify(password, user.password_hash) else None
+
+    report = run_checks(AUTH_WORKS, AUTH_COST, TIMING, authenticate=authenticate)
+    assert report.passed, str(report)
