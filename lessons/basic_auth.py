@@ -20,6 +20,7 @@ import functools
 import secrets
 from base64 import b64decode
 from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -156,7 +157,7 @@ def basic_identity(service: Service) -> IdentityDependency:
     authenticate_with = service.layers.authenticate
 
     async def caller(
-        credentials: HTTPBasicCredentials | None = Depends(basic_scheme),
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)],
     ) -> Caller:
         if credentials is None:
             raise unauthorized("Not authenticated", CHALLENGE)

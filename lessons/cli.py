@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from lessons import catalog
 from lessons.access import ROLES
@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(run=run_build)
     execute = workbook_commands.add_parser(
         "execute", help="run solution notebooks and save their outputs")
-    execute.add_argument("names", nargs="*", help="notebook names or number prefixes (default: all)")
+    execute.add_argument("names", nargs="*",
+                         help="notebook names or number prefixes (default: all)")
     execute.set_defaults(run=run_execute)
 
     # Lesson 05: the hash-locked requirements file and the dependency audit.
@@ -149,9 +150,9 @@ def run_serve(args: argparse.Namespace) -> int:
           "Ctrl+C stops it.", file=banner)
     redirector = None
     if args.https:
-        options.update(_https_setup(args, settings))
+        options.update(_https_setup(args, settings, banner))
         if args.http_port is not None:
-            redirector = _start_plain_http(args)
+            redirector = _start_plain_http(args, banner)
     try:
         uvicorn.run("lessons.service:app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="info", **options)
@@ -161,7 +162,8 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _https_setup(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
+def _https_setup(args: argparse.Namespace, settings: Settings,
+                 banner: TextIO) -> dict[str, object]:
     """The local CA and server certificate (made on first use, then reused), and the uvicorn
     options that serve them with the workbook's TLS profile."""
     from lessons import tls
@@ -169,14 +171,14 @@ def _https_setup(args: argparse.Namespace, settings: Settings) -> dict[str, obje
     files = tls.ensure_certificates(settings.data_dir)
     print(f"TLS: certificate for {', '.join(tls.HOSTS)}, issued by the local CA in "
           f"{files.ca_file}\n     Trust that file to connect, for example: curl --cacert "
-          f"{files.ca_file} https://127.0.0.1:{args.port}/health")
+          f"{files.ca_file} https://127.0.0.1:{args.port}/health", file=banner)
     if args.host not in tls.HOSTS and not _is_loopback(args.host):
         print(f"warning: the certificate names only {', '.join(tls.HOSTS)}; clients that reach "
               f"this machine as {args.host} will reject it.", file=sys.stderr)
     return tls.https_options(files)
 
 
-def _start_plain_http(args: argparse.Namespace) -> BackgroundServer:
+def _start_plain_http(args: argparse.Namespace, banner: TextIO) -> BackgroundServer:
     """The plain-HTTP listener, in a thread beside the HTTPS server: it redirects page loads
     to HTTPS and refuses API calls, and never reaches a route."""
     from lessons import tls
@@ -190,7 +192,7 @@ def _start_plain_http(args: argparse.Namespace) -> BackgroundServer:
         raise UsageError(f"Cannot listen on {args.host}:{args.http_port}: "
                          f"{error.strerror}.") from None
     print(f"Plain HTTP on http://{args.host}:{args.http_port}: page loads are redirected to "
-          f"https://...:{args.port}, API calls are refused (403).")
+          f"https://...:{args.port}, API calls are refused (403).", file=banner)
     return listener
 
 

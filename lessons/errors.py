@@ -37,8 +37,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Path, Request
@@ -52,6 +53,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lessons import logs
 from lessons.context import Service
+
+T = TypeVar("T")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 GENERIC_DETAIL = "Internal Server Error"
@@ -325,7 +328,7 @@ def serving_lesson(lesson: int | str, env: Mapping[str, str] | None = None,
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
-        while asyncio.run(_get_status(url, "/health")) != 200:
+        while _in_a_thread(_get_status(url, "/health")) != 200:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"`python -m lessons serve --lesson {lesson}` did not start")
             time.sleep(0.2)
@@ -337,6 +340,13 @@ def serving_lesson(lesson: int | str, env: Mapping[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _in_a_thread(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end in an event loop of its own, in a worker thread: this also
+    works inside Jupyter, whose own loop is already running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 async def _get_status(url: str, path: str) -> int:
@@ -385,7 +395,7 @@ def requests_per_second(url: str, path: str = "/health", seconds: float = 3.0,
                         connections: int = 4) -> float:
     """Throughput of ``GET path`` on a running server, measured from this process."""
     began = time.perf_counter()
-    statuses = asyncio.run(_hammer(url, path, seconds, connections))
+    statuses = _in_a_thread(_hammer(url, path, seconds, connections))
     elapsed = time.perf_counter() - began
     if not statuses or any(status != 200 for status in statuses):
         raise RuntimeError(f"GET {path} did not answer 200 every time")

@@ -16,6 +16,7 @@ from fastapi import Header, HTTPException, status
 
 from lessons.store import Session, Store, User
 
+
 @dataclass(frozen=True)
 class Caller:
     user: User

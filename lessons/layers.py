@@ -19,8 +19,18 @@ from pydantic import BaseModel
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from lessons import access, basic_auth, passwords, sanitize, schemas, sessions, tokens, validation
-from lessons import errors, logs
+from lessons import (
+    access,
+    basic_auth,
+    errors,
+    logs,
+    passwords,
+    sanitize,
+    schemas,
+    sessions,
+    tokens,
+    validation,
+)
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, claimed_identity
 from lessons.passwords import PasswordHasher

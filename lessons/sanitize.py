@@ -4,8 +4,9 @@ Comments may carry a little HTML (bold, lists, links). Whatever a client sends i
 the way in with an *allow-list*: the tags, attributes and URL schemes below survive, everything
 else is removed (OWASP ASVS 5.0 requirement 1.3.1: a well-known, secure sanitizing library).
 
-- ``sanitize_comment`` is the reference, with bleach (deprecated since January 2023 and kept
-  alive for security fixes only; see the lesson).
+- ``sanitize_comment`` is the reference, with bleach, which the workbook's design names. bleach
+  was deprecated in January 2023 and, with release 6.4.0 (June 2026), is no longer maintained at
+  all, not even for security fixes: new code should use nh3 (see the lesson).
 - ``sanitize_comment_nh3`` does the same with nh3, the Python binding of the Rust crate
   ammonia, which parses HTML with html5ever, the parser of the Servo browser engine.
 - ``executable_markup`` is how the workbook *judges* a sanitizer: it parses the output as HTML

@@ -74,7 +74,7 @@ class CommentOut(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 -- the scheme's name (RFC 6750)
     expires_in: int
     # RFC 6749, section 5.1: say which scopes were granted, since it may be fewer than asked.
     scope: str

@@ -37,7 +37,7 @@ from fastapi.security import APIKeyCookie
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 
-from lessons import tokens
+from lessons import logs, tokens
 from lessons.access import ROLE_SCOPES
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, unauthorized
@@ -206,7 +206,9 @@ def session_identity(service: Service) -> IdentityDependency:
                      cookie: str | None = Depends(cookie_scheme)) -> Caller:
         if not cookie:
             raise no_session()
-        return await resume(service, request, cookie, sent_csrf)
+        who = await resume(service, request, cookie, sent_csrf)
+        logs.note_user(who.user.username)  # lesson 08: the access log names the caller
+        return who
 
     return caller
 
@@ -249,7 +251,10 @@ def router(service: Service) -> APIRouter:
         user = await off_the_event_loop(layers.authenticate, store, service.hasher,
                                         username, password)
         if user is None:
+            # Lesson 08: an audit event names the attempted account, never the password.
+            layers.audit("login.failure", user=username, method="session")
             raise no_session("Incorrect username or password")
+        layers.audit("login.success", user=user.username, method="session")
         # The token travels in a header: never cache this answer anywhere.
         response = Response(status_code=status.HTTP_204_NO_CONTENT,
                             headers={"Cache-Control": "no-store"})
@@ -272,6 +277,7 @@ def router(service: Service) -> APIRouter:
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         if who.session is not None:
             end(service, response, who.session)
+        layers.audit("logout", user=who.user.username, method="session")  # lesson 08
         return response
 
     return api

@@ -16,7 +16,7 @@ from pathlib import Path
 from lessons.catalog import data_home
 
 PREFIX = "LESSONS_"
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 -- a file name, not a secret
 
 
 class ConfigurationError(RuntimeError):
@@ -38,8 +38,8 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
     token_minutes: int = 15
-    token_issuer: str = "notes-service"
-    token_audience: str = "notes-api"
+    token_issuer: str = "notes-service"  # noqa: S105 -- public claim values, not secrets
+    token_audience: str = "notes-api"  # noqa: S105
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
     max_body_bytes: int = 64 * 1024
@@ -102,7 +102,7 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file that only its owner can read, with no window where it is open."""
+    """Write ``data`` to a new file that is owner-only (0600) from the moment it exists."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)

@@ -15,7 +15,9 @@ checks report "not attempted". Outputs, execution counts and editor metadata are
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -140,8 +142,19 @@ def execute(paths: Iterable[Path], timeout: int = 600) -> None:
 
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        # The kernel inherits this environment: its check results go to a throw-away folder,
+        # not into the developer's own progress.
+        with tempfile.TemporaryDirectory(prefix="lessons-execute-") as scratch:
+            saved = os.environ.get("LESSONS_DATA_DIR")
+            os.environ["LESSONS_DATA_DIR"] = scratch
+            try:
+                NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+            finally:
+                if saved is None:
+                    del os.environ["LESSONS_DATA_DIR"]
+                else:
+                    os.environ["LESSONS_DATA_DIR"] = saved
         path.write_text(render(normalize(nb, keep_outputs=True)))
 
 
@@ -166,7 +179,8 @@ def exercises(path: Path) -> dict[str, object]:
         # dont_inherit: compile the cell as the notebook's kernel does, not with this
         # module's `from __future__ import annotations` (which would turn a model's
         # annotations into strings that pydantic cannot resolve inside a function).
-        exec(compile(cell.source, f"{path.name}:exercise", "exec", dont_inherit=True), namespace)
+        code = compile(cell.source, f"{path.name}:exercise", "exec", dont_inherit=True)
+        exec(code, namespace)  # noqa: S102 -- our own notebooks' cells, run by our tests
         for line in cell.source.split("\n"):
             top_level = re.match(r"(?:async\s+)?def\s+(\w+)", line)
             if top_level:

@@ -7,9 +7,8 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from lessons import workbook
 from lessons.attacks import Account, lesson00, new_password, seed
-from lessons.checks import FAILED, NOT_ATTEMPTED, PASSED
+from lessons.checks import FAILED, PASSED
 from lessons.checks.lesson00 import suite
 
 NOTEBOOK = "00_tour.ipynb"
@@ -44,25 +43,6 @@ def test_reading_passwords_from_the_database(scene, upto, succeeds) -> None:
     real = {name: account.password for name, account in people.items()}
     result = lesson00.run_passwords_from(app.state.service.store.path, real)
     assert result.succeeded is succeeds
-
-
-def test_checks_pass_the_solution_notebooks_answers() -> None:
-    answers = workbook.exercises(workbook.SOLUTIONS / NOTEBOOK)
-    report = suite.run(record=False, **answers)
-    assert report.passed, str(report)
-
-
-def test_checks_pass_the_reference_attacks() -> None:
-    report = suite.run(record=False, steal_note=lesson00.steal_note,
-                       delete_account=lesson00.delete_account,
-                       passwords_from=lesson00.passwords_from)
-    assert report.passed, str(report)
-
-
-def test_checks_call_the_learner_stubs_not_attempted() -> None:
-    stubs = workbook.exercises(workbook.NOTEBOOKS / NOTEBOOK)
-    report = suite.run(record=False, **stubs)
-    assert {o.status for o in report.outcomes} == {NOT_ATTEMPTED}
 
 
 def own_note_only(client: httpx2.Client, note_id: int) -> httpx2.Response:

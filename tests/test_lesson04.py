@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
+from helpers import Served, free_port, listening, serving
 from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -39,14 +39,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from lessons import tls, workbook
 from lessons.attacks import Account, new_password, seed
 from lessons.attacks import lesson04 as attacks
-from lessons.checks import FAILED, NOT_ATTEMPTED, Suite
-from lessons.checks.lesson04 import suite
+from lessons.checks import FAILED
+from lessons.checks.lesson04 import REFERENCE, suite
 from lessons.server import BackgroundServer
 from lessons.wire import Relay, TlsTerminatingProxy
 
 NOTEBOOK = "04_https.ipynb"
-REFERENCE = {"issue_server_certificate": tls.issue_server_certificate,
-             "tls_client": tls.tls_client, "answer_plain_http": tls.answer_plain_http}
 
 
 @pytest.fixture
@@ -425,31 +423,9 @@ def test_relay_records_both_directions_and_stops() -> None:
 # -- the checks --------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_checks_pass_the_solution_notebooks_answers() -> None:
-    answers = workbook.exercises(workbook.SOLUTIONS / NOTEBOOK)
-    report = suite.run(record=False, **answers)
-    assert report.passed, str(report)
-
-
-@pytest.mark.slow
-def test_checks_pass_the_reference_layer() -> None:
-    report = suite.run(record=False, **REFERENCE)
-    assert report.passed, str(report)
-
-
-def test_checks_call_the_learner_stubs_not_attempted() -> None:
-    stubs = workbook.exercises(workbook.NOTEBOOKS / NOTEBOOK)
-    report = suite.run(record=False, **stubs)
-    assert {o.status for o in report.outcomes} == {NOT_ATTEMPTED}, str(report)
-
-
 def run_only(names: list[str], **wrong: Any) -> dict[str, str]:
     """Run only the named checks (all must exist) with the reference except ``wrong``."""
-    selected = Suite(suite.lesson, suite.title)
-    selected.checks = [(name, function) for name, function in suite.checks if name in names]
-    assert len(selected.checks) == len(names)
-    report = selected.run(record=False, **{**REFERENCE, **wrong})
+    report = suite.subset(*names).run(record=False, **{**REFERENCE, **wrong})
     return {o.name: o.status for o in report.outcomes}
 
 
@@ -567,56 +543,21 @@ def test_the_capture_check_fails_a_client_that_talks_plain_http() -> None:
 # -- the command line --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Served:
-    port: int
-    http_port: int
-    output: str = ""  # everything the server printed, once it has stopped
-
-
 @contextmanager
-def serving_https(data_dir: Path) -> Iterator[Served]:
-    served = Served(free_port(), free_port())
+def serving_https(data_dir: Path) -> Iterator[tuple[Served, int]]:
+    """``serve --lesson 4 --https --http-port P``, stopped with Ctrl+C as a learner stops it."""
+    http_port = free_port()
     env = {**os.environ, "LESSONS_DATA_DIR": str(data_dir)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lessons", "serve", "--lesson", "4", "--https",
-         "--port", str(served.port), "--http-port", str(served.http_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while not (data_dir / "tls" / "ca.pem").exists() or not listening(served.port):
-            assert server.poll() is None, "the server exited early"
-            assert time.monotonic() < deadline, "the server did not start within 30 s"
-            time.sleep(0.2)
-        yield served
-    finally:
-        server.send_signal(signal.SIGINT)  # Ctrl+C, as a learner stops it (by its own pid)
-        try:
-            served.output, _ = server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            served.output, _ = server.communicate()
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    with serving("--lesson", "4", "--https", "--http-port", str(http_port), env=env,
+                 scheme="https", stop=signal.SIGINT) as served:
+        yield served, http_port
 
 
 @pytest.mark.slow
 def test_serve_https_with_plain_http_port(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    with serving_https(data_dir) as served:
-        port, http_port = served.port, served.http_port
+    with serving_https(data_dir) as (served, http_port):
+        port = served.port
         ca_file = data_dir / "tls" / "ca.pem"
         context = tls.client_context(ca_file)
         health = httpx2.get(f"https://127.0.0.1:{port}/health", verify=context)

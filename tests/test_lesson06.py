@@ -26,18 +26,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 from itsdangerous import BadSignature, Signer, URLSafeSerializer, URLSafeTimedSerializer
 
-from lessons import basic_auth, sessions, tls, workbook
+from lessons import basic_auth, sessions, tls
 from lessons.attacks import Account, new_password, seed
 from lessons.attacks import lesson06 as attacks
 from lessons.browser import Browser, fetch_site, site_of
-from lessons.checks import FAILED, NOT_ATTEMPTED, PASSED, Suite
-from lessons.checks.lesson06 import estimated_bits, suite
+from lessons.checks import FAILED, PASSED
+from lessons.checks.lesson06 import REFERENCE, estimated_bits, suite
 from lessons.layers import Layers
 from lessons.store import Session
 
 NOTEBOOK = "06_sessions.ipynb"
-REFERENCE = {"new_session": sessions.new_session, "session_valid": sessions.session_valid,
-             "csrf_ok": sessions.csrf_ok, "start_session": sessions.start_session}
 COOKIE, CSRF = sessions.COOKIE, sessions.CSRF_HEADER
 
 
@@ -88,8 +86,11 @@ def test_no_forged_or_garbage_session_gets_in(scene) -> None:
     cookie, _ = scene.login("alice")
     other_key = Signer(secrets.token_urlsafe(32), salt=sessions.SALT,
                        digest_method=hashlib.sha256).sign(secrets.token_urlsafe(32)).decode()
-    for value in (None, "", "garbage", cookie[:-1] + ("A" if cookie[-1] != "A" else "B"),
-                  other_key, "é" * 10):
+    # Change the signature's first character: its last one also holds base64 padding bits,
+    # and some changes there decode to the very same signature.
+    start = cookie.rindex(".") + 1
+    tampered = cookie[:start] + ("A" if cookie[start] != "A" else "B") + cookie[start + 1:]
+    for value in (None, "", "garbage", tampered, other_key, "é" * 10):
         response = (scene.request("GET", "/session/me") if value is None
                     else scene.request("GET", "/session/me",
                                        headers={"Cookie": f"{COOKIE}={value}".encode("latin-1")}))
@@ -425,7 +426,10 @@ def spki_pin(files: tls.TlsFiles) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install chromium)")
+# Skipped on a laptop without Chromium; CI (.ci/run) installs it and sets LESSONS_CI, so there
+# a missing browser fails the test instead of skipping it.
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("LESSONS_CI"),
+                    reason="needs Chromium (Debian: apt-get install chromium)")
 @pytest.mark.parametrize(("variant", "evil_host", "expected"), [
     ("naive", "127.0.0.1", (True, "same-site", 204)),
     ("reference", "127.0.0.1", (True, "same-site", 403)),
@@ -434,6 +438,7 @@ def spki_pin(files: tls.TlsFiles) -> str:
 ])
 def test_headless_chromium_agrees_with_the_python_browser(make_app, files, tmp_path, variant,
                                                           evil_host, expected) -> None:
+    assert CHROMIUM, "Chromium is not installed: .ci/run installs it with apt-get"
     app = make_app(6, **(attacks.NAIVE_LAYER if variant == "naive" else {}))
     password = new_password()
     seed(app, Account("alice", password), notes_each=0)
@@ -548,27 +553,6 @@ def test_scripts_may_only_call_their_own_origin() -> None:
 
 
 # -- the checks ---------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_checks_pass_the_solution_notebooks_answers() -> None:
-    answers = workbook.exercises(workbook.SOLUTIONS / NOTEBOOK)
-    assert set(REFERENCE) <= set(answers)
-    report = suite.run(record=False, **answers)
-    assert report.passed, str(report)
-
-
-@pytest.mark.slow
-def test_checks_pass_the_reference_layer() -> None:
-    report = suite.run(record=False, **REFERENCE)
-    assert report.passed, str(report)
-
-
-def test_checks_call_the_learner_stubs_not_attempted() -> None:
-    stubs = workbook.exercises(workbook.NOTEBOOKS / NOTEBOOK)
-    assert set(REFERENCE) <= set(stubs)
-    report = suite.run(record=False, **stubs)
-    assert {o.status for o in report.outcomes} == {NOT_ATTEMPTED}, str(report)
 
 
 # Plausible wrong answers, each with the checks that must fail on it.
@@ -776,10 +760,7 @@ def _ids(value: Any) -> str:
     pytest.param(wrong, failing, marks=[pytest.mark.slow] if SERVED in failing else [])
     for wrong, failing in WRONG_ANSWERS], ids=_ids)
 def test_checks_fail_plausible_wrong_answers(wrong, failing) -> None:
-    only = Suite(suite.lesson, suite.title)
-    only.checks = [(name, check) for name, check in suite.checks if name in failing]
-    assert len(only.checks) == len(failing)
-    report = only.run(record=False, **{**REFERENCE, **wrong})
+    report = suite.subset(*failing).run(record=False, **{**REFERENCE, **wrong})
     assert report.count(FAILED) == len(failing), str(report)
     assert all(o.hint for o in report.outcomes)
 
@@ -790,18 +771,16 @@ def test_every_check_can_fail() -> None:
 
 
 def test_one_wrong_answer_fails_its_checks_and_nothing_else_in_process() -> None:
-    only = Suite(suite.lesson, suite.title)
-    only.checks = [(n, c) for n, c in suite.checks if n != SERVED]
-    report = only.run(record=False, **{**REFERENCE, "csrf_ok": csrf_with_guarded_equals})
+    in_process = [name for name, _ in suite.checks if name != SERVED]
+    report = suite.subset(*in_process).run(record=False,
+                                           **{**REFERENCE, "csrf_ok": csrf_with_guarded_equals})
     failed = [o for o in report.outcomes if o.status != PASSED]
     assert [o.name for o in failed] == [CONSTANT], str(report)
     assert "secrets.compare_digest" in failed[0].hint
 
 
 def test_the_signing_hint_names_the_sha1_default() -> None:
-    only = Suite(suite.lesson, suite.title)
-    only.checks = [(n, c) for n, c in suite.checks if n == SIGNS]
-    report = only.run(record=False, new_session=new_session_sha1)
+    report = suite.subset(SIGNS).run(record=False, new_session=new_session_sha1)
     assert "SHA-1" in report.outcomes[0].hint
 
 
@@ -818,9 +797,7 @@ def test_a_learners_exception_inside_the_server_is_reported_not_logged(capfd) ->
             raise KeyError("sent")
         return sessions.csrf_ok(method, expected, sent)
 
-    only = Suite(suite.lesson, suite.title)
-    only.checks = [(n, c) for n, c in suite.checks if n == SERVED]
-    report = only.run(record=False, csrf_ok=broken)
+    report = suite.subset(SERVED).run(record=False, csrf_ok=broken)
     assert report.outcomes[0].status == FAILED and "KeyError" in report.outcomes[0].hint
     assert "Traceback" not in capfd.readouterr().err
 

@@ -22,7 +22,8 @@ def test_unknown_lesson_levels_are_refused_with_the_choices(bad, settings) -> No
 
 
 def test_unknown_seam_names_list_the_real_ones(settings) -> None:
-    with pytest.raises(TypeError, match="No seam called decode_tokens. The seams are: .*decode_token"):
+    message = r"No seam called decode_tokens\. The seams are: .*decode_token"
+    with pytest.raises(TypeError, match=message):
         create_app(2, settings, decode_tokens=lambda *a: {})
 
 

@@ -92,3 +92,17 @@ def test_threads_each_use_their_own_connection(store: Store) -> None:
         t.join()
     assert errors == []
     assert len(store.list_notes("alice")) == 80
+
+
+def test_connections_of_ended_threads_are_closed(store: Store) -> None:
+    """A thread per request (as some test clients do) must not leave an open file each time."""
+
+    def one_query() -> None:
+        store.list_users()
+
+    for _ in range(30):
+        thread = threading.Thread(target=one_query)
+        thread.start()
+        thread.join()
+    store.list_users()  # this thread's connection sweeps the ended ones
+    assert len(store._open) <= 2

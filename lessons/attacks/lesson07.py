@@ -191,13 +191,14 @@ def _frame(data: bytes) -> bytes:
 
 def stream_json_body(url: str, path: str, headers: dict[str, str], prefix: bytes,
                      filler: int, suffix: bytes, *, chunk: int = 16 * 1024,
-                     pause_after: int | None = None, wait: float = 2.0) -> Upload:
+                     pause_after: int | None = None, wait: float = 5.0) -> Upload:
     """POST a body of ``prefix + b"A" * filler + suffix`` with ``Transfer-Encoding: chunked``
     (no ``Content-Length``) over a raw socket, one chunk at a time.
 
     After ``pause_after`` body bytes the sender stops for up to ``wait`` seconds, with the body
-    unfinished. A server that refuses the body answers during that pause; a server that reads
-    bodies whole waits for the rest, which is then sent."""
+    unfinished (a busy server needs time to answer too). A server that refuses the body
+    answers during that pause; a server that reads bodies whole waits for the rest, which is
+    then sent."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
@@ -223,7 +224,12 @@ def stream_json_body(url: str, path: str, headers: dict[str, str], prefix: bytes
                 if _answered_within(sock, wait):  # the server answered, body unfinished
                     return Upload(_status(_read_all(sock)), sent, False,
                                   time.perf_counter() - started)
-            sock.sendall(_frame(piece))
+            try:
+                sock.sendall(_frame(piece))
+            except (ConnectionResetError, BrokenPipeError):
+                # The server closed the connection mid-body: it will not read the rest.
+                return Upload(_status(_read_all(sock)), sent, False,
+                              time.perf_counter() - started)
             sent += len(piece)
         sock.sendall(b"0\r\n\r\n")
         return Upload(_status(_read_all(sock)), sent, True, time.perf_counter() - started)
@@ -276,8 +282,10 @@ def announce_body(url: str, path: str, headers: dict[str, str], length: int,
 
 
 def upload_big_note(url: str, token: str, size: int = 2 * 1024 * 1024,
-                    pause_after: int = 96 * 1024) -> Upload:
+                    pause_after: int = 64 * 1024 + 1) -> Upload:
     """A note whose body is ``size`` bytes, streamed to ``POST /notes`` without a length."""
+    # The sender pauses as soon as it has sent more than the service's 64 KiB limit: a server
+    # that refuses the body can answer then, and nothing more is sent into a closed connection.
     return stream_json_body(url, "/notes", bearer(token), b'{"title": "big", "body": "', size,
                             b'"}', pause_after=pause_after)
 
@@ -288,7 +296,9 @@ def run_oversized_body(url: str, token: str, size: int = 2 * 1024 * 1024) -> Att
            else "the server answered with the body still unfinished")
     return AttackResult(
         name=f"stream a {size // 1024} KiB note body in chunks, with no Content-Length",
-        succeeded=upload.status != 413,
+        # The layer holds when the server stops before the body is complete, whatever else
+        # happens to that connection; the attack succeeds when the whole body was taken in.
+        succeeded=upload.body_finished,
         evidence=f"HTTP {upload.status} after {upload.bytes_sent // 1024} KiB sent; {how}",
     )
 

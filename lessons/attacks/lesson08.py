@@ -34,10 +34,13 @@ from lessons.errors import DebugRequestLog
 ATTACKER = "mallory"
 # One more than SQLite's largest integer: the driver cannot even bind it as a parameter.
 HUGE_NOTE_ID = 2**64
-# What an error answer should never contain: signs of a traceback, an exception's name,
-# the database driver, source files.
-INTERNALS = re.compile(r"Traceback|File \"|\w+Error\b|\w+Exception\b|sqlite|SELECT |"
-                       r"\.py\b|line \d+", re.IGNORECASE)
+# What an error answer should never contain, each with a sign that gives it away.
+INTERNALS = (
+    ("a stack trace", re.compile(r"Traceback \(most recent call last\)")),
+    ("source file paths", re.compile(r"File \"[^\"]+\.py\"|/[\w./-]+\.py\b")),
+    ("the database's own message", re.compile(r"sqlite|no such table|SQL", re.IGNORECASE)),
+    ("an exception's name", re.compile(r"\b\w+(?:Error|Exception)\b")),
+)
 # The line an attacker would like to see in the log, and the text that smuggles it in.
 FORGED = "INFO lessons.audit: login.success user=admin method=token"
 FORGERY = f"{ATTACKER}\n{FORGED}"
@@ -65,13 +68,8 @@ def break_comments_table(app: FastAPI) -> None:
 
 
 def internals_in(response: httpx2.Response) -> list[str]:
-    """What in the answer describes the service's insides (each distinct sign once)."""
-    found: list[str] = []
-    for match in INTERNALS.finditer(response.text):
-        sign = match.group(0).strip()
-        if sign.lower() not in (f.lower() for f in found):
-            found.append(sign)
-    return found
+    """What the answer gives away about the service's insides."""
+    return [name for name, sign in INTERNALS if sign.search(response.text)]
 
 
 def run_stack_trace(client: httpx2.Client, path: str,
@@ -80,12 +78,13 @@ def run_stack_trace(client: httpx2.Client, path: str,
     response = client.get(path, headers=headers or {})
     signs = internals_in(response) if response.status_code >= 500 else []
     kind = response.headers.get("content-type", "-").split(";")[0]
+    # The request id differs on every run: shown as a placeholder.
+    body = re.sub(r"\b[0-9a-f]{32}\b", "<request id>", response.text[:120])
     return AttackResult(
         name=f"{ATTACKER} reads the service's insides from a {response.status_code} answer",
         succeeded=bool(signs),
-        evidence=f"HTTP {response.status_code} ({kind}, {len(response.content)} bytes)"
-        + (f", it shows: {', '.join(signs[:6])}" if signs else
-           f", body {response.text[:90]!r}"),
+        evidence=f"HTTP {response.status_code} ({kind})"
+        + (f", it shows {', '.join(signs)}" if signs else f", body {body!r}"),
     )
 
 

@@ -146,6 +146,15 @@ class Suite:
 
         return register
 
+    def subset(self, *names: str) -> Suite:
+        """The same suite with only the named checks (for running one check on its own)."""
+        unknown = set(names) - {name for name, _ in self.checks}
+        if unknown:
+            raise KeyError(f"No check called {', '.join(sorted(unknown))} in lesson {self.lesson}")
+        subset = Suite(self.lesson, self.title)
+        subset.checks = [(name, check) for name, check in self.checks if name in names]
+        return subset
+
     def run(self, *, record: bool = True, settings_changes: dict[str, Any] | None = None,
             **implementations: Any) -> Report:
         """Run every check against ``implementations``; never raises for a wrong answer."""

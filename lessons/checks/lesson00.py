@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx2
 
-from lessons.attacks import Account, new_password, seed
+from lessons.attacks import Account, lesson00, new_password, seed
 from lessons.checks import Report, Suite, Trial, expect
 
 suite = Suite(0, "Tour and threat model")
@@ -78,7 +78,8 @@ def delete_account_refused(trial: Trial) -> None:
 def passwords_readable(trial: Trial) -> None:
     app, people = _scene(trial, 0)
     found = trial.passwords_from(app.state.service.store.path)
-    expect(isinstance(found, dict), f"passwords_from should return a dict, not {type(found).__name__}.")
+    expect(isinstance(found, dict),
+           f"passwords_from should return a dict, not {type(found).__name__}.")
     real = {name: account.password for name, account in people.items()}
     expect(found == real,
            "Return {username: password} for every row of the users table; the column is "
@@ -93,6 +94,14 @@ def passwords_hashed(trial: Trial) -> None:
            "passwords_from should return one entry per user here too.")
     leaked = [name for name, account in people.items() if found.get(name) == account.password]
     expect(not leaked, f"Readable passwords in the finished service: {leaked}.")
+
+
+# The reference answers to this lesson's exercises: the attacks themselves.
+REFERENCE = {
+    "steal_note": lesson00.steal_note,
+    "delete_account": lesson00.delete_account,
+    "passwords_from": lesson00.passwords_from,
+}
 
 
 def check(**answers: Any) -> Report:

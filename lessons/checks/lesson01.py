@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import HTTPException
 
+from lessons import basic_auth
 from lessons.attacks import Account, new_password, seed
 from lessons.attacks import lesson01 as attacks
 from lessons.attacks.lesson00 import passwords_from
@@ -401,6 +402,14 @@ def timing_attack_fails(trial: Trial) -> None:
     expect(not result.succeeded,
            f"The attack worked: {result.evidence}; {slower} takes {timings.factor:.1f} times "
            "as long. Both failures should cost one verification: " + DUMMY_HINT + ".")
+
+
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "same_text": basic_auth.same_text,
+    "make_hasher": argon2_hasher,
+    "authenticate": basic_auth.authenticate,
+}
 
 
 def check(**answers: Any) -> Report:

@@ -293,6 +293,14 @@ def whole_layer(trial: Trial) -> None:
                    "WWW-Authenticate: Bearer.")
 
 
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "issue_token": tokens.issue_token,
+    "decode_token": tokens.decode_token,
+    "caller_from_token": tokens.caller_from_token,
+}
+
+
 def check(**answers: Any) -> Report:
     """Run the lesson-02 checks: ``check(issue_token=..., decode_token=...,
     caller_from_token=...)``."""

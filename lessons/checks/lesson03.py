@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from lessons import access
 from lessons.access import NOTES_READ, NOTES_WRITE, USERS_ADMIN
 from lessons.attacks import lesson03, new_password
 from lessons.checks import Report, Suite, Trial, expect
@@ -262,6 +263,19 @@ def attack_scope_escalation(trial: Trial) -> None:
     client, people = lesson03.stage(trial.app(grant_scopes=trial.grant_scopes))
     _failed(lesson03.run_request_scope(client, people[lesson03.ATTACKER]),
             "mallory's token carries users:admin: grant only what her role allows.")
+
+
+def _registration_model() -> type[BaseModel]:
+    return access.UserCreate
+
+
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "grant_scopes": access.grant_scopes,
+    "check_scopes": access.check_scopes,
+    "owned_note": access.owned_note,
+    "registration_model": _registration_model,
+}
 
 
 def check(**answers: Any) -> Report:

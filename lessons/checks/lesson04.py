@@ -328,6 +328,14 @@ def silent_redirect_fails(trial: Trial) -> None:
 Answers = Callable[..., Any]
 
 
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "issue_server_certificate": tls.issue_server_certificate,
+    "tls_client": tls.tls_client,
+    "answer_plain_http": tls.answer_plain_http,
+}
+
+
 def check(**answers: Answers) -> Report:
     """Run the lesson-04 checks on your answers: ``check(issue_server_certificate=...,
     tls_client=..., answer_plain_http=...)``."""

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from lessons import tokens
+from lessons import supply_chain, tokens
 from lessons.attacks import lesson05
+from lessons.attacks import lesson05 as attacks
 from lessons.checks import FAILED, NOT_ATTEMPTED, Report, Suite, Trial, expect
 from lessons.settings import ensure_private_dir
 from lessons.supply_chain import AuditException, Finding, canonical_name, load_snapshot
@@ -269,6 +270,17 @@ def pyjwt_backend(trial: Trial) -> None:
     expect(not failed,
            f"{len(failed)} of lesson 02's {len(report.outcomes)} checks did not pass, first "
            f"'{failed[0].name}': {failed[0].hint or failed[0].status}" if failed else "")
+
+
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "parse_pins": supply_chain.parse_pins,
+    "affected": supply_chain.affected,
+    "triage": supply_chain.triage,
+    "hash_pin": attacks.hash_pin,
+    "issue_token_pyjwt": supply_chain.issue_token_pyjwt,
+    "decode_token_pyjwt": supply_chain.decode_token_pyjwt,
+}
 
 
 def check(**answers: Any) -> Report:

@@ -444,6 +444,15 @@ def whole_layer(trial: Trial) -> None:
                           + "; ".join(f"{r.name} ({r.evidence})" for r in succeeded))
 
 
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "new_session": sessions.new_session,
+    "session_valid": sessions.session_valid,
+    "csrf_ok": sessions.csrf_ok,
+    "start_session": sessions.start_session,
+}
+
+
 def check(**answers: Any) -> Report:
     """Run the lesson-06 checks: ``check(new_session=..., session_valid=..., csrf_ok=...,
     start_session=...)``."""

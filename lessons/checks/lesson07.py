@@ -12,9 +12,10 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from lessons import sanitize, validation
 from lessons.attacks import lesson07, new_password
 from lessons.attacks.lesson03 import bearer
-from lessons.body_limit import BodySizeLimit, Exchange, run_drive
+from lessons.body_limit import BodySizeLimit, Exchange, limited_receive, run_drive
 from lessons.checks import Report, Suite, Trial, expect
 from lessons.sanitize import audit, executable_markup, xss_corpus
 from lessons.store import Store
@@ -322,6 +323,19 @@ def limit_chunked(trial: Trial) -> None:
     expect(not exchange.read_whole_body and exchange.bytes_pulled <= LIMIT + 2048,
            f"The answer was right, but {exchange.bytes_pulled // 1024} KiB were read first. "
            "Raise at the first chunk past the limit, before reading the rest.")
+
+
+def _registration_model() -> type[BaseModel]:
+    return validation.UserCreate
+
+
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "registration_model": _registration_model,
+    "search_notes": Store.search_notes,
+    "sanitize_comment": sanitize.sanitize_comment,
+    "limited_receive": limited_receive,
+}
 
 
 def check(**answers: Any) -> Report:

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
+from jose import jwt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lessons import errors, logs
-from lessons.attacks import lesson08
+from lessons.attacks import lesson08, new_password
 from lessons.attacks.lesson03 import bearer
 from lessons.checks import Fail, Report, Suite, Trial, expect
 
 suite = Suite(8, "Errors and logging")
 
 REQUEST_ID = "0123456789abcdef0123456789abcdef"
-# A made-up password and token, for the checks only.
-DEMO_PASSWORD = "check-demo-passphrase"
-DEMO_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjaGVjayJ9.c2lnbmF0dXJlLW9mLWEtZGVtbw"
+# A random password, and a token signed with a random key, made for the checks only.
+DEMO_PASSWORD = new_password()
+DEMO_TOKEN = jwt.encode({"sub": "check"}, secrets.token_urlsafe(32), algorithm="HS256")
 INTERNAL_ERROR = RuntimeError(
     "no such table: comments (SELECT id, body FROM comments) in /srv/notes/lessons/store.py")
 
@@ -104,7 +106,7 @@ def real_500(trial: Trial) -> None:
 def meaning_in_service(trial: Trial) -> None:
     trial.error_response(REQUEST_ID, HTTPException(404))
     app = trial.app(error_response=trial.error_response)
-    with lesson08.stage(app) as (client, people, token):
+    with lesson08.stage(app) as (client, _, token):
         anonymous = client.get("/users/me")
         forbidden = client.get("/admin/users", headers=bearer(token))
         missing = client.get("/notes/9001", headers=bearer(token))
@@ -170,7 +172,7 @@ def no_echo(trial: Trial) -> None:
                    "Every error in the 422 should still say where (`loc`).")
 
 
-# -- exercise 3: redact ------------------------------------------------------------------------------
+# -- exercise 3: redact ----------------------------------------------------------------------------
 
 
 def _record(message: str, *args: object, exc: BaseException | None = None,
@@ -245,7 +247,7 @@ def redact_attack(trial: Trial) -> None:
            "message's arguments (headers and body): redact the formatted message.")
 
 
-# -- exercise 4: neutralise --------------------------------------------------------------------------
+# -- exercise 4: neutralise ------------------------------------------------------------------------
 
 UNSAFE = {"LF": "\n", "CR": "\r", "CR LF": "\r\n", "NUL": "\x00", "ESC (terminal colours)":
           "\x1b[31m", "NEL (U+0085)": "\x85", "LINE SEPARATOR (U+2028)": "\u2028",
@@ -292,6 +294,15 @@ def audit_trail(trial: Trial) -> None:
     events = [e for e in captured.json() if e.get("event") == "login.failure"]
     expect(events and events[0].get("user") == "alice",
            "A failed login should be an audit event naming the attempted account.")
+
+
+# The reference layer's answers to this lesson's exercises.
+REFERENCE = {
+    "error_response": errors.error_response,
+    "public_errors": errors.public_errors,
+    "redact": logs.redact,
+    "neutralise": logs.neutralise,
+}
 
 
 def check(**answers: Any) -> Report:
