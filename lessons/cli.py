@@ -152,7 +152,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.https:
         options.update(_https_setup(args, settings, banner))
         if args.http_port is not None:
-            redirector = _start_plain_http(args, banner)
+            redirector = _start_plain_http(args, banner, options.get("log_config"))
     try:
         uvicorn.run("lessons.service:app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="info", **options)
@@ -178,14 +178,18 @@ def _https_setup(args: argparse.Namespace, settings: Settings,
     return tls.https_options(files)
 
 
-def _start_plain_http(args: argparse.Namespace, banner: TextIO) -> BackgroundServer:
+def _start_plain_http(args: argparse.Namespace, banner: TextIO,
+                      log_config: object = None) -> BackgroundServer:
     """The plain-HTTP listener, in a thread beside the HTTPS server: it redirects page loads
     to HTTPS and refuses API calls, and never reaches a route."""
     from lessons import tls
     from lessons.server import BackgroundServer
 
+    # From lesson 08 on, the listener's log lines are JSON too, through the same redaction.
+    logging_options = {"log_config": log_config} if log_config else {}
     listener = BackgroundServer(tls.PlainHttpListener(https_port=args.port), host=args.host,
-                                port=args.http_port, log_level="info", access_log=True)
+                                port=args.http_port, log_level="info", access_log=True,
+                                **logging_options)
     try:
         listener.start()
     except OSError as error:
