@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from fastapi.testclient import TestClient
 from lessons.server import BackgroundServer, serve_in_background
 from lessons.service import create_app
 from lessons.settings import Settings, ensure_private_dir
+
+TOKEN_SIGNATURE = re.compile(r"(eyJ[\w-]+\.eyJ[\w-]+\.)[\w-]{20,}")
 
 
 class Lab:
@@ -85,7 +88,11 @@ def show(response: httpx2.Response) -> None:
         print(response.text[:500])
         return
     text = json.dumps(body, ensure_ascii=False)
-    print(text if len(text) <= 100 else json.dumps(body, indent=2, ensure_ascii=False))
+    if len(text) > 100:
+        text = json.dumps(body, indent=2, ensure_ascii=False)
+    # A token's header and claims are worth reading; its signature would make the printed
+    # token a working credential, so notebooks never show one.
+    print(TOKEN_SIGNATURE.sub(r"\1<signature>", text))
 
 
 def attempt(exercise: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
