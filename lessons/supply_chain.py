@@ -107,22 +107,25 @@ def parse_pins(text: str) -> dict[str, str]:
     return pins
 
 
-def loose_requirements(text: str) -> list[str]:
-    """Requirement lines that are not exact pins (``fastapi>=0.100``, ``requests``): each one
-    lets the next install pick a different version from the one you tested."""
-    loose = []
+def requirements(text: str) -> Iterator[tuple[str, str, Requirement | None]]:
+    """Each requirement of a requirements file (options such as ``-e .`` skipped) as
+    ``(line, spec, parsed)``: the spec without per-requirement options such as ``--hash``,
+    and the parsed requirement, or None when the spec is not one."""
     for line in requirement_lines(text):
         if line.startswith("-"):
             continue
         spec = line.split(" --", 1)[0]
         try:
-            requirement = Requirement(spec)
+            yield line, spec, Requirement(spec)
         except InvalidRequirement:
-            loose.append(line)
-            continue
-        if canonical_name(requirement.name) not in parse_pins(spec):
-            loose.append(line)
-    return loose
+            yield line, spec, None
+
+
+def loose_requirements(text: str) -> list[str]:
+    """Requirement lines that are not exact pins (``fastapi>=0.100``, ``requests``): each one
+    lets the next install pick a different version from the one you tested."""
+    return [line for line, spec, requirement in requirements(text)
+            if requirement is None or canonical_name(requirement.name) not in parse_pins(spec)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,13 +390,8 @@ def parse_lock(text: str) -> dict[str, list[LockedPackage]]:
     """The entries of a hash-locked requirements file, by canonical name. A universal lock may
     list one name more than once, for different Python versions or platforms."""
     locked: dict[str, list[LockedPackage]] = {}
-    for line in requirement_lines(text):
-        if line.startswith("-"):
-            continue
-        spec = line.split(" --", 1)[0]
-        try:
-            requirement = Requirement(spec)
-        except InvalidRequirement:
+    for line, spec, requirement in requirements(text):
+        if requirement is None:
             continue
         name = canonical_name(requirement.name)
         version = parse_pins(spec).get(name, "")

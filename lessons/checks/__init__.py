@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from lessons.catalog import data_home
 from lessons.service import create_app
 from lessons.settings import Settings, ensure_private_dir
+from lessons.store import Store
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
 MARKS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⬜"}
@@ -102,6 +103,7 @@ class Trial:
     root: Path
     settings_changes: dict[str, Any] = field(default_factory=dict)
     _apps: int = 0
+    _stores: list[Store] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:
         """An implementation by name; one that was not handed in counts as not attempted."""
@@ -121,8 +123,22 @@ class Trial:
             **overrides: Any) -> FastAPI:
         """The service after lesson ``upto`` (default: this lesson) in a fresh data folder,
         with ``overrides`` filling seams."""
-        return create_app(self.lesson if upto is None else upto,
-                          settings or self.settings(), **overrides)
+        app = create_app(self.lesson if upto is None else upto,
+                         settings or self.settings(), **overrides)
+        self._stores.append(app.state.service.store)
+        return app
+
+    def store(self, settings: Settings | None = None) -> Store:
+        """A bare store (no app) in a fresh data folder, or in ``settings``' folder."""
+        store = Store((settings or self.settings()).database)
+        self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every database this trial opened (the run then deletes its folders)."""
+        for store in self._stores:
+            store.close()
+        self._stores.clear()
 
     def client(self, app: FastAPI) -> TestClient:
         return TestClient(app)
@@ -163,7 +179,10 @@ class Suite:
             for name, function in self.checks:
                 trial = Trial(self.lesson, implementations, root / str(len(outcomes)),
                               settings_changes or {})
-                outcomes.append(_run_one(name, function, trial))
+                try:
+                    outcomes.append(_run_one(name, function, trial))
+                finally:
+                    trial.close()
         report = Report(self.lesson, self.title, outcomes)
         if record:
             record_progress(report)

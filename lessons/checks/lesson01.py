@@ -257,7 +257,7 @@ def _authenticate(trial: Trial, store: Store, hasher: PasswordHasher, username: 
 def _store_with_users(trial: Trial) -> tuple[Store, PasswordHasher, dict[str, Account]]:
     settings = trial.settings()
     hasher = argon2_hasher(settings)
-    store = Store(settings.database)
+    store = trial.store(settings)
     people = {"alice": Account("alice", new_password()), "bob": Account("bob", NON_ASCII_PASSWORD)}
     for account in people.values():
         store.add_user(account.username, hasher.hash(account.password))
@@ -267,20 +267,17 @@ def _store_with_users(trial: Trial) -> tuple[Store, PasswordHasher, dict[str, Ac
 @suite.check("authenticate lets the right password in and nothing else")
 def authenticate_works(trial: Trial) -> None:
     store, hasher, people = _store_with_users(trial)
-    try:
-        for account in people.values():
-            user = _authenticate(trial, store, hasher, account.username, account.password)
-            expect(isinstance(user, User) and user.username == account.username,
-                   f"authenticate refused {account.username}'s right password (it returned "
-                   f"{type(user).__name__}). The store holds a hash, not the password: check "
-                   "it with hasher.verify(password, user.password_hash) and return the user.")
-        for username, password in (("alice", people["bob"].password), ("alice", ""),
-                                   (attacks.UNKNOWN_USER, people["alice"].password)):
-            user = _authenticate(trial, store, hasher, username, password)
-            expect(user is None, f"authenticate({username!r}, a wrong password) returned "
-                                 f"{user!r}; it should return None.")
-    finally:
-        store.close()
+    for account in people.values():
+        user = _authenticate(trial, store, hasher, account.username, account.password)
+        expect(isinstance(user, User) and user.username == account.username,
+               f"authenticate refused {account.username}'s right password (it returned "
+               f"{type(user).__name__}). The store holds a hash, not the password: check "
+               "it with hasher.verify(password, user.password_hash) and return the user.")
+    for username, password in (("alice", people["bob"].password), ("alice", ""),
+                               (attacks.UNKNOWN_USER, people["alice"].password)):
+        user = _authenticate(trial, store, hasher, username, password)
+        expect(user is None, f"authenticate({username!r}, a wrong password) returned "
+                             f"{user!r}; it should return None.")
 
 
 class _CountingHasher:
@@ -321,17 +318,14 @@ class _CountingHasher:
 def unknown_user_costs_the_same(trial: Trial) -> None:
     store, inner, _ = _store_with_users(trial)
     hasher = _CountingHasher(inner)
-    try:
-        _authenticate(trial, store, hasher, "warm_up", "x")  # a dummy made on first use is fine
-        hasher.reset()
-        _authenticate(trial, store, hasher, "alice", attacks.WRONG_PASSWORD)
-        known = len(hasher.verified)
-        hasher.reset()
-        for username in (attacks.UNKNOWN_USER, "no_one_either"):
-            expect(_authenticate(trial, store, hasher, username, attacks.WRONG_PASSWORD) is None,
-                   "authenticate should return None for a user who does not exist.")
-    finally:
-        store.close()
+    _authenticate(trial, store, hasher, "warm_up", "x")  # a dummy made on first use is fine
+    hasher.reset()
+    _authenticate(trial, store, hasher, "alice", attacks.WRONG_PASSWORD)
+    known = len(hasher.verified)
+    hasher.reset()
+    for username in (attacks.UNKNOWN_USER, "no_one_either"):
+        expect(_authenticate(trial, store, hasher, username, attacks.WRONG_PASSWORD) is None,
+               "authenticate should return None for a user who does not exist.")
     expect(hasher.verified,
            "For an unknown user, authenticate returns without verifying anything, so the "
            "answer comes back sooner and shows that the name is free: " + DUMMY_HINT + ".")

@@ -52,7 +52,7 @@ def _refusal(check: Callable[..., Any], granted: set[str], required: list[str]) 
 
 def _store(trial: Trial) -> tuple[Store, dict[str, Note]]:
     """A store with alice's and mallory's notes (no hashing needed: nobody logs in here)."""
-    store = Store(trial.settings().database)
+    store = trial.store()
     notes = {}
     for name in ("alice", "mallory"):
         store.add_user(name, "not-a-real-hash", email=f"{name}@example.org")
@@ -156,30 +156,24 @@ def check_needs_all(trial: Trial) -> None:
 @suite.check("owned_note returns the caller's own note")
 def owned_note_own(trial: Trial) -> None:
     store, notes = _store(trial)
-    try:
-        found = trial.owned_note(store, "alice", notes["alice"].id)
-    finally:
-        store.close()
+    found = trial.owned_note(store, "alice", notes["alice"].id)
     expect(found == notes["alice"], f"alice asked for her own note and got {found!r}.")
 
 
 @suite.check("owned_note returns None for someone else's note and for a missing one")
 def owned_note_others(trial: Trial) -> None:
     store, notes = _store(trial)
-    try:
-        for note_id, what in ((notes["alice"].id, "alice's note"),
-                              (9001, "a note that does not exist")):
-            try:
-                found = trial.owned_note(store, "mallory", note_id)
-            except HTTPException as refusal:
-                found = refusal
-            expect(not isinstance(found, HTTPException),
-                   f"Your code raised HTTPException {getattr(found, 'status_code', '')} for "
-                   f"{what}. Return None instead: the route then answers 404, exactly as for a "
-                   "note that does not exist, so nobody learns which ids exist.")
-            expect(found is None, f"mallory asked for {what} and got {found!r}, not None.")
-    finally:
-        store.close()
+    for note_id, what in ((notes["alice"].id, "alice's note"),
+                          (9001, "a note that does not exist")):
+        try:
+            found = trial.owned_note(store, "mallory", note_id)
+        except HTTPException as refusal:
+            found = refusal
+        expect(not isinstance(found, HTTPException),
+               f"Your code raised HTTPException {getattr(found, 'status_code', '')} for "
+               f"{what}. Return None instead: the route then answers 404, exactly as for a "
+               "note that does not exist, so nobody learns which ids exist.")
+        expect(found is None, f"mallory asked for {what} and got {found!r}, not None.")
 
 
 # -- registration_model --------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def _refused(trial: Trial, body: dict[str, Any], what: str, hint: str) -> None:
 
 def _search_store(trial: Trial) -> tuple[Store, dict[str, int]]:
     """A store with notes for alice and mallory, some with quotes and wildcards in the title."""
-    store = Store(trial.settings().database)
+    store = trial.store()
     ids: dict[str, int] = {}
     for owner, title in (("alice", "alice's plan"), ("alice", "100% secret"),
                          ("mallory", "mallory's plan"), ("mallory", "100% done"),
@@ -180,41 +180,32 @@ def model_passwords(trial: Trial) -> None:
 @suite.check("search_notes finds the caller's notes, quotes included")
 def search_works(trial: Trial) -> None:
     store, _ = _search_store(trial)
-    try:
-        found = _titles(trial.search_notes(store, "mallory", "plan"), "searching 'plan'")
-        expect(found == ["mallory's plan"],
-               f"mallory searching 'plan' got {found}; expected only her own note "
-               "\"mallory's plan\": keep `owner = ?` in the query.")
-        found = _titles(trial.search_notes(store, "mallory", "y's p"), "a quote in the text")
-        expect(found == ["mallory's plan"],
-               f"Searching for text with a quote in it (y's p) got {found}. Pass the text as a "
-               "parameter and let SQLite handle the quote.")
-    finally:
-        store.close()
+    found = _titles(trial.search_notes(store, "mallory", "plan"), "searching 'plan'")
+    expect(found == ["mallory's plan"],
+           f"mallory searching 'plan' got {found}; expected only her own note "
+           "\"mallory's plan\": keep `owner = ?` in the query.")
+    found = _titles(trial.search_notes(store, "mallory", "y's p"), "a quote in the text")
+    expect(found == ["mallory's plan"],
+           f"Searching for text with a quote in it (y's p) got {found}. Pass the text as a "
+           "parameter and let SQLite handle the quote.")
 
 
 @suite.check("search_notes treats % and _ as plain characters")
 def search_wildcards(trial: Trial) -> None:
     store, _ = _search_store(trial)
-    try:
-        found = _titles(trial.search_notes(store, "mallory", "%"), "searching '%'")
-        expect(found == ["100% done"],
-               f"Searching for '%' got {found}; only \"100% done\" contains a '%'. In LIKE, % "
-               "and _ are wildcards: escape them (and the escape character) in the pattern and "
-               "add ESCAPE '\\' to the query.")
-        found = _titles(trial.search_notes(store, "mallory", "e_c"), "searching 'e_c'")
-        expect(found == ["snake_case notes"],
-               f"Searching for 'e_c' got {found}; '_' must match only an underscore.")
-    finally:
-        store.close()
+    found = _titles(trial.search_notes(store, "mallory", "%"), "searching '%'")
+    expect(found == ["100% done"],
+           f"Searching for '%' got {found}; only \"100% done\" contains a '%'. In LIKE, % "
+           "and _ are wildcards: escape them (and the escape character) in the pattern and "
+           "add ESCAPE '\\' to the query.")
+    found = _titles(trial.search_notes(store, "mallory", "e_c"), "searching 'e_c'")
+    expect(found == ["snake_case notes"],
+           f"Searching for 'e_c' got {found}; '_' must match only an underscore.")
 
 
 def _search_app(trial: Trial) -> FastAPI:
     store, _ = _search_store(trial)  # try the function directly first (a stub says so here)
-    try:
-        trial.search_notes(store, "mallory", "plan")
-    finally:
-        store.close()
+    trial.search_notes(store, "mallory", "plan")
     return trial.app(search_notes=trial.search_notes)
 
 
