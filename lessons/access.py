@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency
 from lessons.store import Note, Store
+from lessons.wiring import LessonLayer
 
 NOTES_READ = "notes:read"
 NOTES_WRITE = "notes:write"
@@ -130,9 +131,9 @@ def role_as_scopes(service: Service) -> IdentityDependency:
     return caller
 
 
-LAYER = {
+LAYER = LessonLayer(seams={
     "grant_scopes": grant_scopes,
     "check_scopes": check_scopes,
     "find_note": owned_note,
     "user_model": UserCreate,
-}
+})

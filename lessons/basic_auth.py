@@ -22,19 +22,24 @@ from base64 import b64decode
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from lessons.context import Service
-from lessons.identity import Caller, IdentityDependency, unauthorized
+from lessons.identity import Caller, IdentityDependency, named, unauthorized
 from lessons.passwords import (
     PasswordHasher,
+    PlainTextPasswords,
     argon2_hasher,
     dummy_hash,
     off_the_event_loop,
     plain_text,
+    upgrade_plaintext_passwords,
 )
+from lessons.routes import admin_router
+from lessons.schemas import WhoAmI
 from lessons.store import Store, User
+from lessons.wiring import LessonLayer
 
 CHALLENGE = 'Basic realm="notes", charset="UTF-8"'
 
@@ -173,11 +178,37 @@ def basic_identity(service: Service) -> IdentityDependency:
     return caller
 
 
-LAYER = {
-    "make_hasher": argon2_hasher,
-    "authenticate": authenticate,
-    "identity": basic_identity,
-}
+def basic_router(service: Service) -> APIRouter:
+    """``GET /basic/me``: who the Basic credentials belong to. It uses the Basic dependency
+    directly, so it keeps working when a later lesson changes the service's ``identity``."""
+    router = APIRouter(prefix="/basic", tags=["lesson 01: HTTP Basic"])
+    identity = named(basic_identity(service))
+
+    @router.get("/me")
+    def basic_me(who: Caller = Depends(identity)) -> WhoAmI:  # noqa: B008
+        return WhoAmI(username=who.user.username, role=who.user.role)
+
+    return router
+
+
+def hash_stored_passwords(service: Service) -> None:
+    """At start-up: hash any password a lesson-00 database kept as text, and make the dummy
+    hash now, so that no request pays for it."""
+    if isinstance(service.hasher, PlainTextPasswords):
+        return  # a variant that still keeps text (the attacks'), nothing to do
+    upgrade_plaintext_passwords(service.store, service.hasher)
+    dummy_hash_for(service.hasher)
+
+
+LAYER = LessonLayer(
+    seams={
+        "make_hasher": argon2_hasher,
+        "authenticate": authenticate,
+        "identity": basic_identity,
+    },
+    routers={"basic": basic_router, "admin": admin_router},
+    startup={"hash_stored_passwords": hash_stored_passwords},
+)
 
 # The vulnerable variants the lesson attacks, as seam overrides for ``create_app(upto=1, ...)``:
 # plain-text passwords checked the naive way, and hashed passwords with the early return.

@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.set_defaults(run=run_users_add)
 
+    stack = commands.add_parser(
+        "stack", help="show what the service is made of after a lesson: its middleware in "
+                      "order, routers, handlers and the seams with the lesson that filled each")
+    stack.add_argument("--lesson", default="final",
+                       help=f"0 to {catalog.LAST_READY}, or 'final' (default)")
+    stack.add_argument("--mermaid", action="store_true",
+                       help="print a Mermaid flowchart of a request's way through the stack")
+    stack.set_defaults(run=run_stack)
+
     listing = commands.add_parser("lessons", help="list the lessons and their notebooks")
     listing.set_defaults(run=run_lessons)
 
@@ -90,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("names", nargs="*",
                          help="notebook names or number prefixes (default: all)")
     execute.set_defaults(run=run_execute)
+
+    docs = workbook_commands.add_parser(
+        "docs", help="rewrite the generated parts of README.md and docs/ from the code")
+    docs.add_argument("--check", action="store_true",
+                      help="change nothing; fail if a generated part is stale")
+    docs.set_defaults(run=run_docs)
 
     # Lesson 05: the hash-locked requirements file and the dependency audit.
     lock = commands.add_parser(
@@ -127,22 +142,13 @@ def run_serve(args: argparse.Namespace) -> int:
     # Every worker process builds its app from the environment, so pass the choice that way.
     os.environ["LESSONS_LESSON"] = str(lesson)
     os.environ["LESSONS_DATA_DIR"] = str(settings.data_dir)
-    options: dict[str, object] = {}
-    if lesson >= 4:
-        # The app decides which peers may speak for clients (LESSONS_TRUSTED_PROXIES, lesson
-        # 04); uvicorn's own default would also believe any process on this machine.
-        options["proxy_headers"] = False
-    banner = sys.stdout
-    if lesson >= 8:
-        # Lesson 08: every log line, the service's and uvicorn's, is JSON on standard output
-        # (and in LESSONS_LOG_FILE in the data folder, if set), through the redaction filter.
-        # The access log is the service's own (with request ids, without query strings), so
-        # uvicorn's is off; this banner goes to stderr so that stdout holds JSON lines only.
-        from lessons import logs
+    # What the lessons up to this one need from uvicorn (lessons.wiring: each lesson's `serve`).
+    from lessons.layers import assemble
 
-        options["log_config"] = logs.uvicorn_log_config(settings.data_dir, settings.log_file)
-        options["access_log"] = False
-        banner = sys.stderr
+    options: dict[str, object] = assemble(lesson).uvicorn_options(settings)
+    # With JSON logging on (lesson 08), standard output holds JSON lines only: the banner
+    # goes to standard error.
+    banner = sys.stderr if "log_config" in options else sys.stdout
     scheme = "https" if args.https else "http"
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving the Notes service after lesson {lesson:02d} at {scheme}://{shown_host}:"
@@ -257,6 +263,15 @@ def _read_password() -> str:
     return first
 
 
+def run_stack(args: argparse.Namespace) -> int:
+    from lessons import anatomy
+    from lessons.layers import assemble
+
+    assembly = assemble(catalog.lesson_number(args.lesson))
+    print(anatomy.mermaid(assembly) if args.mermaid else anatomy.describe(assembly))
+    return 0
+
+
 def run_lessons(args: argparse.Namespace) -> int:
     for lesson in catalog.LESSONS:
         state = "ready" if lesson.number <= catalog.LAST_READY else "planned"
@@ -292,6 +307,19 @@ def run_build(args: argparse.Namespace) -> int:
         print("Run `python -m lessons workbook build` to regenerate notebooks/.", file=sys.stderr)
         return 1
     print("notebooks/ matches solutions/." if args.check else "notebooks/ written.")
+    return 0
+
+
+def run_docs(args: argparse.Namespace) -> int:
+    from lessons import docsync
+
+    stale = docsync.sync(check=args.check)
+    if args.check and stale:
+        for name in stale:
+            print(f"{name} is stale", file=sys.stderr)
+        print("Run `python -m lessons workbook docs` to regenerate it.", file=sys.stderr)
+        return 1
+    print("\n".join(f"rewrote {name}" for name in stale) or "The documents are up to date.")
     return 0
 
 

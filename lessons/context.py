@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from lessons.identity import IdentityDependency, authorized
 from lessons.passwords import PasswordHasher
 from lessons.settings import Settings
 from lessons.store import Store
@@ -19,3 +21,10 @@ class Service:
     store: Store
     hasher: PasswordHasher
     layers: Layers
+
+    @cached_property
+    def caller(self) -> IdentityDependency:
+        """Who is calling, with the scope check: routes declare
+        ``Security(service.caller, scopes=[...])``. Made once per app, from the ``identity``
+        and ``check_scopes`` seams."""
+        return authorized(self.layers.identity(self), self.layers.check_scopes)

@@ -26,23 +26,14 @@ first, while the response has not started, and answers like any other response.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
 import re
 import secrets
-import socket
-import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Request
+from fastapi import Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.utils import is_body_allowed_for_status_code
@@ -53,8 +44,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lessons import logs
 from lessons.context import Service
-
-T = TypeVar("T")
+from lessons.settings import Settings
+from lessons.wiring import LessonLayer
 
 REQUEST_ID_HEADER = "X-Request-ID"
 GENERIC_DETAIL = "Internal Server Error"
@@ -156,7 +147,9 @@ async def http_exception_handler(request: Request, error: Exception) -> Response
     service: Service = request.app.state.service
     context = logs.current_request()
     if error.status_code in (401, 403) and not (context and context.audited):
-        service.layers.audit("access.denied", user=context.user if context else None,
+        # Who was refused, if the identity dependency got as far as knowing (a 403).
+        user = getattr(request.state, "username", None) or (context.user if context else None)
+        service.layers.audit("access.denied", user=user,
                              status=error.status_code, method=request.method,
                              path=request.url.path, detail=str(error.detail))
     if not is_body_allowed_for_status_code(error.status_code):
@@ -237,9 +230,12 @@ class RequestLog:
     def _log(self, scope: Scope, context: logs.RequestContext, status: int,
              seconds: float) -> None:
         method, path = scope["method"], self.log_field(scope["path"])
+        # Who called: noted on the request by the identity dependency, or by a login's audit.
+        user = context.user or scope.get("state", {}).get("username")
         fields: dict[str, Any] = {
             "method": method, "path": path, "status": status,
-            "duration_ms": round(seconds * 1000, 2), "user": context.user,
+            "duration_ms": round(seconds * 1000, 2),
+            "user": user,
             "client": scope["client"][0] if scope.get("client") else None,
         }
         claimed = _header(scope, b"x-request-id")
@@ -249,25 +245,37 @@ class RequestLog:
         self.access.log(level, "%s %s %s", method, path, status, extra=fields)
 
 
-def install(app: FastAPI, service: Service) -> None:
-    """Lesson 08 on ``app``: the two exception handlers and the request-id middleware.
-
-    No handler is registered for ``Exception``: Starlette would run it in its outermost
-    middleware, outside everything else (see the module's docstring)."""
-    layers = service.layers
-    app.add_exception_handler(HTTPException, http_exception_handler)
-    app.add_exception_handler(RequestValidationError, validation_exception_handler)
-    app.add_middleware(RequestLog, error_response=layers.error_response,
-                       log_field=layers.log_field)
+def request_log(app: ASGIApp, service: Service) -> ASGIApp:
+    """The request-log slot: ``RequestLog`` with the app's ``error_response`` and
+    ``log_field`` seams."""
+    return RequestLog(app, error_response=service.layers.error_response,
+                      log_field=service.layers.log_field)
 
 
-LAYER: dict[str, Any] = {
-    "error_response": error_response,
-    "public_errors": public_errors,
-    "log_field": logs.neutralise,
-    "audit": logs.audit,
-    "note_id": NoteId,
-}
+def json_logging(settings: Settings) -> dict[str, Any]:
+    """What ``serve`` needs from lesson 08: every log line, the service's and uvicorn's, is JSON
+    on standard output (and in ``LESSONS_LOG_FILE`` in the data folder, if set), through the
+    redaction filter. The access log is the service's own (with request ids, without query
+    strings), so uvicorn's is off."""
+    return {"log_config": logs.uvicorn_log_config(settings.data_dir, settings.log_file),
+            "access_log": False}
+
+
+# No handler is registered for ``Exception``: Starlette would run it in its outermost
+# middleware, outside everything else (see the module's docstring); RequestLog answers those.
+LAYER = LessonLayer(
+    seams={
+        "error_response": error_response,
+        "public_errors": public_errors,
+        "log_field": logs.neutralise,
+        "audit": logs.audit,
+        "note_id": NoteId,
+    },
+    middleware={"request_log": request_log},
+    handlers={HTTPException: http_exception_handler,
+              RequestValidationError: validation_exception_handler},
+    serve={"json_logging": json_logging},
+)
 
 
 # -- a naive request logger, for the attacks -----------------------------------------------------
@@ -304,112 +312,3 @@ class DebugRequestLog:
             self.log.info("%s %s%s headers=%s body=%s", scope["method"], scope["path"],
                           f"?{query}" if query else "", headers,
                           body.decode("utf-8", "replace"))
-
-
-# -- measuring the middleware's cost -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving_lesson(lesson: int | str, env: Mapping[str, str] | None = None,
-                   timeout: float = 30) -> Iterator[str]:
-    """``python -m lessons serve --lesson N`` in a process of its own on a free loopback
-    port, its output thrown away; yields the base URL once ``/health`` answers, and always
-    stops the server."""
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own command, no shell
-        [sys.executable, "-m", "lessons", "serve", "--lesson", str(lesson), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while _in_a_thread(_get_status(url, "/health")) != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"`python -m lessons serve --lesson {lesson}` did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _in_a_thread(work: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to the end in an event loop of its own, in a worker thread: this also
-    works inside Jupyter, whose own loop is already running in the main thread."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, work).result()
-
-
-async def _get_status(url: str, path: str) -> int:
-    try:
-        statuses = await _hammer(url, path, seconds=0, connections=1, requests_each=1)
-    except OSError:
-        return 0
-    return statuses[0] if statuses else 0
-
-
-async def _hammer(url: str, path: str, seconds: float, connections: int,
-                  requests_each: int | None = None) -> list[int]:
-    """Keep-alive GETs on ``connections`` connections for ``seconds`` (or ``requests_each``
-    each); a deliberately minimal HTTP/1.1 client, so that the client is not what is measured."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    deadline = time.monotonic() + seconds
-
-    async def one_connection() -> list[int]:
-        reader, writer = await asyncio.open_connection(host, port)
-        statuses: list[int] = []
-        try:
-            while (requests_each is None and time.monotonic() < deadline) or \
-                    (requests_each is not None and len(statuses) < requests_each):
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
-                statuses.append(int(head.split(b" ", 2)[1]))
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-        return statuses
-
-    results = await asyncio.gather(*(one_connection() for _ in range(connections)))
-    return [status for statuses in results for status in statuses]
-
-
-def requests_per_second(url: str, path: str = "/health", seconds: float = 3.0,
-                        connections: int = 4) -> float:
-    """Throughput of ``GET path`` on a running server, measured from this process."""
-    began = time.perf_counter()
-    statuses = _in_a_thread(_hammer(url, path, seconds, connections))
-    elapsed = time.perf_counter() - began
-    if not statuses or any(status != 200 for status in statuses):
-        raise RuntimeError(f"GET {path} did not answer 200 every time")
-    return len(statuses) / elapsed
-
-
-def compare_throughput(lessons: Sequence[int | str], rounds: int = 3, seconds: float = 3.0,
-                       path: str = "/health") -> dict[str, float]:
-    """The median requests per second of each lesson's real server, measured in alternating
-    rounds (so a slow moment of the machine does not fall on one side only)."""
-    samples: dict[str, list[float]] = {str(lesson): [] for lesson in lessons}
-    for _ in range(rounds):
-        for lesson in lessons:
-            with serving_lesson(lesson) as url:
-                requests_per_second(url, path, seconds=0.5)  # warm up
-                samples[str(lesson)].append(requests_per_second(url, path, seconds))
-    return {lesson: statistics.median(values) for lesson, values in samples.items()}

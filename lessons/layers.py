@@ -1,18 +1,20 @@
-"""The seams of the Notes service and what fills each of them after lesson N.
+"""The seams of the Notes service, and ``assemble``, which folds the lessons' declarations.
 
 A seam is one small, typed function (or model) that the routes call without knowing which
-lesson provided it. The open service of lesson 00 fills every seam with its deliberately
-vulnerable stand-in; each lesson module declares, in its ``LAYER`` mapping, the reference
-implementations it plugs in. ``Layers.upto(n)`` applies lessons 1..n in order, so a lesson
-builds on the reference of every earlier one, never on a learner's earlier answers.
+lesson provided it. ``Layers`` lists every seam with its default: the open service of lesson
+00, deliberately vulnerable. Each lesson's reference module declares what it adds in a
+``LessonLayer`` (``lessons.wiring``): the seams it fills, its routers, its middleware, its
+exception handlers, its start-up work and what ``serve`` needs. ``assemble(n)`` applies the
+declarations of lessons 0..n in course order, so a lesson builds on the reference of every
+earlier one, never on a learner's earlier answers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from types import ModuleType
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +24,7 @@ from starlette.types import ASGIApp
 from lessons import (
     access,
     basic_auth,
+    catalog,
     errors,
     logs,
     passwords,
@@ -29,24 +32,21 @@ from lessons import (
     schemas,
     sessions,
     tokens,
-    validation,
 )
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, claimed_identity
 from lessons.passwords import PasswordHasher
 from lessons.settings import Settings
 from lessons.store import Note, Session, Store, User
-
-# The lesson modules that provide reference layers, in course order. Lessons that change no
-# seam of the app (04 HTTPS is served differently, 05 is about the supply chain) are absent.
-LAYER_MODULES: dict[int, ModuleType] = {
-    1: basic_auth,
-    2: tokens,
-    3: access,
-    6: sessions,
-    7: validation,
-    8: errors,
-}
+from lessons.wiring import (
+    STACK,
+    LessonLayer,
+    MiddlewareFactory,
+    RouterFactory,
+    ServeOptions,
+    Slot,
+    Startup,
+)
 
 
 def _identity_of_lesson_0(service: Service) -> IdentityDependency:
@@ -67,6 +67,8 @@ class Layers:
     # 02: bearer tokens
     issue_token: Callable[[Settings, str, Iterable[str]], str] = tokens.issue_token_naive
     decode_token: Callable[[Settings, str], dict[str, Any]] = tokens.decode_token_naive
+    # 02, 06: what POST /auth/logout ends (the token; from lesson 06 also a cookie's session)
+    logout: Callable[[Service, Caller, Response], None] = tokens.logout
     # 03: authorization
     grant_scopes: Callable[[str, Iterable[str]], frozenset[str]] = access.grant_requested
     check_scopes: Callable[[frozenset[str], Sequence[str]], None] = access.allow_any
@@ -105,12 +107,8 @@ class Layers:
 
     @classmethod
     def upto(cls, lesson: int) -> Layers:
-        """The reference layers of lessons 1..``lesson`` on top of the open service."""
-        layers = cls()
-        for number, module in sorted(LAYER_MODULES.items()):
-            if number <= lesson:
-                layers = dataclasses.replace(layers, **module.LAYER)
-        return layers
+        """The seams after lessons 0..``lesson``, each filled by the latest lesson that did."""
+        return assemble(lesson).layers
 
     def replace(self, **seams: Any) -> Layers:
         """These layers with some seams filled by other implementations (a learner's)."""
@@ -121,3 +119,74 @@ class Layers:
                 f"No seam called {', '.join(unknown)}. The seams are: {', '.join(sorted(known))}."
             )
         return dataclasses.replace(self, **seams)
+
+
+# -- folding the declarations --------------------------------------------------------------------
+
+YOURS = -1  # the origin of a seam filled by an override (a learner's answer), not by a lesson
+
+
+def declaration(lesson: catalog.Lesson) -> LessonLayer | None:
+    """The ``LAYER`` that lesson's module declares, or None for a lesson that changes nothing in
+    the service (05 is about the supply chain)."""
+    if lesson.layer is None:
+        return None
+    module = importlib.import_module(lesson.layer)
+    layer = getattr(module, "LAYER", None)
+    if not isinstance(layer, LessonLayer):
+        raise TypeError(f"{lesson.layer}.LAYER should be a lessons.wiring.LessonLayer.")
+    return layer
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """The service after lessons 0..``lesson``: the seams, and every router, middleware,
+    handler, start-up task and serve option, each with the lesson that put it there."""
+
+    lesson: int
+    layers: Layers
+    routers: dict[str, RouterFactory]
+    middleware: dict[str, MiddlewareFactory]
+    handlers: dict[type[Exception] | int, Callable[..., Any]]
+    startup: dict[str, Startup]
+    serve: dict[str, ServeOptions]
+    # ("seam", name) -> the lesson that filled it (YOURS for an override); the same for
+    # ("router", name), ("middleware", slot) and the other parts.
+    origin: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def stack(self) -> list[tuple[Slot, MiddlewareFactory]]:
+        """The middleware in place, outermost first, in the order of ``lessons.wiring.STACK``."""
+        return [(slot, self.middleware[slot.name]) for slot in STACK
+                if slot.name in self.middleware]
+
+    def uvicorn_options(self, settings: Settings) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for make in self.serve.values():
+            options.update(make(settings))
+        return options
+
+
+def assemble(upto: int, **overrides: Any) -> Assembly:
+    """Fold the declarations of lessons 0..``upto``; ``overrides`` then fill single seams."""
+    seams: dict[str, Any] = {}
+    parts: dict[str, dict[Any, Any]] = {name: {} for name in
+                                        ("routers", "middleware", "handlers", "startup", "serve")}
+    origin: dict[tuple[str, str], int] = {}
+    for lesson in catalog.LESSONS[: upto + 1]:
+        layer = declaration(lesson)
+        if layer is None:
+            continue
+        seams.update(layer.seams)
+        origin.update({("seam", name): lesson.number for name in layer.seams})
+        for part, found in parts.items():
+            declared = getattr(layer, part)
+            found.update(declared)
+            origin.update({(part.rstrip("s"), _label(key)): lesson.number for key in declared})
+    layers = Layers().replace(**seams).replace(**overrides)
+    origin.update({("seam", name): YOURS for name in overrides})
+    return Assembly(lesson=upto, layers=layers, origin=origin, **parts)
+
+
+def _label(key: object) -> str:
+    return key.__name__ if isinstance(key, type) else str(key)

@@ -89,14 +89,6 @@ def current_request() -> RequestContext | None:
     return _current.get()
 
 
-def note_user(username: str) -> None:
-    """Record who is calling, for the request's access-log line. Does nothing outside a
-    request handled by the request-id middleware (lessons before 08)."""
-    context = _current.get()
-    if context is not None:
-        context.user = username
-
-
 # -- neutralising client-supplied fields ---------------------------------------------------------
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

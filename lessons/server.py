@@ -1,16 +1,26 @@
-"""Run an app on a real loopback port in the background, from a notebook or a test.
+"""Real servers on loopback, from a notebook or a test: an app served in a thread of this
+process (``BackgroundServer``), or a lesson served by ``python -m lessons serve`` in a process of
+its own (``serve_lesson``), exactly as a learner starts it.
 
-The server is always stopped: at the end of its ``with`` block, when ``stop()`` is called,
-when starting fails, and when the Python process (a Jupyter kernel) exits. It listens on
-127.0.0.1 only, on a free port chosen by the operating system (or a given one, for the CLI).
+Both are always stopped: at the end of their ``with`` block, when starting fails, and (for the
+thread) when ``stop()`` is called or the Python process (a Jupyter kernel) exits. They listen
+on 127.0.0.1 only, on a free port chosen by the operating system (or a given one).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -120,3 +130,69 @@ def stop_all() -> None:
 
 
 atexit.register(stop_all)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now. Only for a process that must be told its port
+    in advance (a served lesson); in-process servers bind port 0 instead, which cannot race."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Served:
+    """A lesson served in a process of its own: its port and URL, and, once it has stopped,
+    everything it printed."""
+
+    port: int
+    url: str
+    output: str = ""
+
+
+@contextmanager
+def serve_lesson(*args: str, env: Mapping[str, str] | None = None, scheme: str = "http",
+                 stop: signal.Signals = signal.SIGTERM, timeout: float = 30) -> Iterator[Served]:
+    """``python -m lessons serve ARGS --port P`` on a free loopback port: listening when the
+    block starts, stopped (by ``stop``; SIGINT is Ctrl+C) when it ends.
+
+    The server's output goes to a file, not a pipe: a served lesson logs a line per request,
+    and a pipe that nobody reads fills up (64 KiB) and then blocks the server mid-request.
+    """
+    port = free_port()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as sink:
+        server = subprocess.Popen(  # noqa: S603 - our own command, no shell
+            [sys.executable, "-m", "lessons", "serve", *args, "--port", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ if env is None else env),
+        )
+        served = Served(port=port, url=f"{scheme}://127.0.0.1:{port}")
+        try:
+            deadline = time.monotonic() + timeout
+            while not listening(port):
+                if server.poll() is not None:
+                    sink.seek(0)
+                    raise ServerStartError(f"`python -m lessons serve {' '.join(args)}` "
+                                           f"exited early:\n{sink.read()}")
+                if time.monotonic() > deadline:
+                    raise ServerStartError(f"`python -m lessons serve {' '.join(args)}` did "
+                                           f"not start within {timeout} s")
+                time.sleep(0.05)
+            yield served
+        finally:
+            server.send_signal(stop)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            sink.seek(0)
+            served.output = sink.read()

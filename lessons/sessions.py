@@ -37,14 +37,15 @@ from fastapi.security import APIKeyCookie
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 
-from lessons import logs, tokens
+from lessons import tokens
 from lessons.access import ROLE_SCOPES
 from lessons.context import Service
-from lessons.identity import Caller, IdentityDependency, unauthorized
+from lessons.identity import Caller, IdentityDependency, remember, unauthorized
 from lessons.passwords import off_the_event_loop
 from lessons.schemas import WhoAmI
 from lessons.settings import Settings
 from lessons.store import Session, User
+from lessons.wiring import LessonLayer
 
 COOKIE = "__Host-session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -207,7 +208,7 @@ def session_identity(service: Service) -> IdentityDependency:
         if not cookie:
             raise no_session()
         who = await resume(service, request, cookie, sent_csrf)
-        logs.note_user(who.user.username)  # lesson 08: the access log names the caller
+        remember(request, who)
         return who
 
     return caller
@@ -235,6 +236,14 @@ def end(service: Service, response: Response, session: Session) -> None:
     """Logout of a session: the server's record first, then the browser's cookie."""
     service.layers.end_session(service, session)
     clear_cookie(response)
+
+
+def logout(service: Service, who: Caller, response: Response) -> None:
+    """The ``logout`` seam from lesson 06 on: a bearer token is revoked (lesson 02's way), and
+    a caller who came with the session cookie has that session ended."""
+    tokens.logout(service, who, response)
+    if who.session is not None:
+        end(service, response, who.session)
 
 
 def router(service: Service) -> APIRouter:
@@ -293,15 +302,19 @@ def _forget_expired(service: Service) -> None:
     )
 
 
-LAYER: dict[str, Any] = {
-    "new_session": new_session,
-    "session_valid": session_valid,
-    "csrf_ok": csrf_ok,
-    "start_session": start_session,
-    "session_caller": caller_from_session,
-    "end_session": end_session,
-    "identity": session_or_bearer,
-}
+LAYER = LessonLayer(
+    seams={
+        "new_session": new_session,
+        "session_valid": session_valid,
+        "csrf_ok": csrf_ok,
+        "start_session": start_session,
+        "session_caller": caller_from_session,
+        "end_session": end_session,
+        "identity": session_or_bearer,
+        "logout": logout,
+    },
+    routers={"session": router},
+)
 
 
 # -- vulnerable variants, for the lesson-06 attacks ----------------------------------------------

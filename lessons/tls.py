@@ -45,7 +45,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lessons.settings import ensure_private_dir, write_private_file
+from lessons.context import Service
+from lessons.settings import Settings, ensure_private_dir, write_private_file
+from lessons.wiring import LessonLayer
 
 # -- certificates ------------------------------------------------------------------------------
 
@@ -644,8 +646,24 @@ class TrustedProxyHeaders:
         return scope
 
 
-def protect(app: Any, trusted_proxies: Iterable[str] = ()) -> None:
-    """Lesson 04's middleware on a FastAPI app: HSTS, inside the forwarded-header check (the
-    last added runs first, so the scheme is settled before HSTS looks at it)."""
-    app.add_middleware(StrictTransportSecurity)
-    app.add_middleware(TrustedProxyHeaders, trusted=tuple(trusted_proxies))
+def trusted_proxies(app: ASGIApp, service: Service) -> ASGIApp:
+    """The trusted-proxies slot: forwarded headers believed from ``LESSONS_TRUSTED_PROXIES``."""
+    return TrustedProxyHeaders(app, trusted=service.settings.trusted_proxies)
+
+
+def hsts(app: ASGIApp, service: Service) -> ASGIApp:
+    """The HSTS slot."""
+    return StrictTransportSecurity(app)
+
+
+def app_decides_proxies(settings: Settings) -> dict[str, Any]:
+    """What ``serve`` needs from lesson 04: uvicorn's own proxy-header handling off. The app
+    decides which peers may speak for clients (``LESSONS_TRUSTED_PROXIES``); uvicorn's default
+    would also believe any process on this machine."""
+    return {"proxy_headers": False}
+
+
+LAYER = LessonLayer(
+    middleware={"trusted_proxies": trusted_proxies, "hsts": hsts},
+    serve={"proxy_headers": app_decides_proxies},
+)

@@ -22,15 +22,18 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fastapi import Depends
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import APIRouter, Depends, Response, Security, status
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from jose import JOSEError, jwt
 
 from lessons.access import SCOPES
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, unauthorized
+from lessons.passwords import off_the_event_loop
+from lessons.schemas import TokenOut
 from lessons.settings import Settings
 from lessons.store import User
+from lessons.wiring import LessonLayer
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "iat", "nbf", "exp", "iss", "aud", "jti")
@@ -181,8 +184,50 @@ def revoke(service: Service, claims: Claims) -> bool:
     return True
 
 
-LAYER = {
-    "issue_token": issue_token,
-    "decode_token": decode_token,
-    "identity": bearer_identity,
-}
+def logout(service: Service, who: Caller, response: Response) -> None:
+    """The ``logout`` seam for bearer tokens: revoke the token the caller used."""
+    if who.claims:
+        revoke(service, who.claims)
+
+
+def router(service: Service) -> APIRouter:
+    """``POST /auth/token`` (the OAuth2 password flow) and ``POST /auth/logout``."""
+    api = APIRouter(prefix="/auth", tags=["lesson 02: tokens"])
+    layers, settings = service.layers, service.settings
+
+    @api.post("/token")
+    async def login_for_token(
+        form: OAuth2PasswordRequestForm = Depends(),  # noqa: B008
+    ) -> TokenOut:
+        user = await off_the_event_loop(layers.authenticate, service.store, service.hasher,
+                                        form.username, form.password)
+        if user is None:
+            # Lesson 08: an audit event names the attempted account, never the password.
+            layers.audit("login.failure", user=form.username, method="token")
+            raise unauthorized("Incorrect username or password", CHALLENGE)
+        layers.audit("login.success", user=user.username, method="token")
+        scopes = layers.grant_scopes(user.role, form.scopes)
+        return TokenOut(
+            access_token=layers.issue_token(settings, user.username, scopes),
+            expires_in=settings.token_minutes * 60,
+            scope=" ".join(sorted(scopes)),
+        )
+
+    @api.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+    def logout_route(who: Caller = Security(service.caller)) -> Response:  # noqa: B008
+        response = Response(status_code=status.HTTP_204_NO_CONTENT)
+        layers.logout(service, who, response)
+        layers.audit("logout", user=who.user.username, method=who.method)
+        return response
+
+    return api
+
+
+LAYER = LessonLayer(
+    seams={
+        "issue_token": issue_token,
+        "decode_token": decode_token,
+        "identity": bearer_identity,
+    },
+    routers={"auth": router},
+)

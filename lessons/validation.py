@@ -26,10 +26,13 @@ from importlib import resources
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints, TypeAdapter
+from starlette.types import ASGIApp
 
 from lessons.body_limit import BodySizeLimit
+from lessons.context import Service
 from lessons.sanitize import sanitize_comment
 from lessons.store import Store
+from lessons.wiring import LessonLayer
 
 USERNAME_PATTERN = r"^[a-z0-9_]{3,32}$"
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
@@ -108,11 +111,20 @@ PASSWORD_RULE: TypeAdapter[str] = TypeAdapter(Password)
 EMAIL_RULE: TypeAdapter[str] = TypeAdapter(EmailStr)
 
 
-LAYER = {
-    "user_model": UserCreate,
-    "note_model": NoteIn,
-    "comment_model": CommentIn,
-    "search_notes": Store.search_notes,  # parameterized; see lessons/store.py
-    "sanitize_html": sanitize_comment,
-    "body_limit": BodySizeLimit,
-}
+def limit_body(app: ASGIApp, service: Service) -> ASGIApp:
+    """The body-limit slot: the ``body_limit`` seam's middleware, at the configured size."""
+    limit = service.layers.body_limit
+    return app if limit is None else limit(app, max_bytes=service.settings.max_body_bytes)
+
+
+LAYER = LessonLayer(
+    seams={
+        "user_model": UserCreate,
+        "note_model": NoteIn,
+        "comment_model": CommentIn,
+        "search_notes": Store.search_notes,  # parameterized; see lessons/store.py
+        "sanitize_html": sanitize_comment,
+        "body_limit": BodySizeLimit,
+    },
+    middleware={"body_limit": limit_body},
+)

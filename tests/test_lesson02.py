@@ -252,7 +252,7 @@ def test_checks_fail_plausible_wrong_answers(wrong, failing) -> None:
 
 def test_every_check_can_fail() -> None:
     named = {name for _, failing in WRONG_ANSWERS for name in failing}
-    assert named == {name for name, _ in suite.checks}
+    assert named == {check.title for check in suite.checks}
 
 
 def test_one_wrong_answer_fails_its_check_and_nothing_else() -> None:

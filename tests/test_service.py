@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
-from lessons import catalog
-from lessons.layers import LAYER_MODULES, Layers
+from lessons import catalog, logs, wiring
+from lessons.layers import Layers, assemble, declaration
 from lessons.service import create_app
+from lessons.settings import Settings
 
 
 def test_health(make_app) -> None:
@@ -28,11 +32,39 @@ def test_unknown_seam_names_list_the_real_ones(settings) -> None:
 
 
 def test_lesson_n_applies_its_own_layer_on_top_of_the_earlier_ones() -> None:
-    for number, module in LAYER_MODULES.items():
-        layers, before = Layers.upto(number), Layers.upto(number - 1)
-        for seam, implementation in module.LAYER.items():
-            assert getattr(layers, seam) is implementation
-            assert getattr(before, seam) is not implementation
+    for lesson in catalog.ready()[1:]:
+        layer = declaration(lesson)
+        if layer is None:
+            continue
+        after, before = assemble(lesson.number), assemble(lesson.number - 1)
+        for seam, implementation in layer.seams.items():
+            assert getattr(after.layers, seam) is implementation
+            assert getattr(before.layers, seam) is not implementation
+            assert after.origin[("seam", seam)] == lesson.number
+        for slot, factory in layer.middleware.items():
+            assert after.middleware[slot] is factory
+        for name, factory in layer.routers.items():
+            assert after.routers[name] is factory
+
+
+def test_the_built_app_runs_its_middleware_in_the_order_of_the_stack(make_app) -> None:
+    app = make_app("final")
+    built = [entry.cls for entry in app.user_middleware]
+    assert built == [factory for _, factory in app.state.assembly.stack]
+    order = [slot.name for slot, _ in app.state.assembly.stack]
+    assert order == [name for name in wiring.SLOT_NAMES if name in order]
+
+
+def test_a_middleware_slot_must_exist() -> None:
+    with pytest.raises(ValueError, match="No middleware slot called outermost"):
+        wiring.LessonLayer(middleware={"outermost": lambda app, service: app})
+
+
+def test_no_lesson_number_decides_anything_in_the_service_or_the_cli() -> None:
+    root = Path(__file__).resolve().parents[1] / "lessons"
+    for module in ("service.py", "cli.py"):
+        text = (root / module).read_text(encoding="utf-8")
+        assert not re.search(r"(level|lesson) *>=", text), module
 
 
 def test_a_seam_override_changes_only_that_seam() -> None:
@@ -98,3 +130,24 @@ def test_plain_text_rows_are_hashed_when_lesson_01_starts(make_app, settings) ->
     stored = hashed_app.state.service.store.get_user("alice").password_hash
     assert stored.startswith("$argon2id$")
     assert hashed_app.state.service.hasher.verify("typed-before", stored)
+
+
+class TestTrustedProxiesAndTheAccessLog:
+    """The proxy check sits outside the request log, so the log names the client a trusted
+    proxy forwarded for; from anyone else, X-Forwarded-For is ignored everywhere."""
+
+    PROXY, CLIENT = "10.0.0.5", "203.0.113.9"
+
+    def access_line(self, tmp_path: Path, trusted: tuple[str, ...]) -> dict:
+        settings = Settings.from_env(data_dir=tmp_path / "data", trusted_proxies=trusted)
+        client = TestClient(create_app(8, settings), client=(self.PROXY, 50000))
+        with logs.capture() as captured:
+            response = client.get("/health", headers={"X-Forwarded-For": self.CLIENT})
+        assert response.status_code == 200
+        return next(line for line in captured.json() if line["logger"] == logs.ACCESS)
+
+    def test_behind_a_trusted_proxy_the_log_names_the_forwarded_client(self, tmp_path) -> None:
+        assert self.access_line(tmp_path, (self.PROXY,))["client"] == self.CLIENT
+
+    def test_from_an_untrusted_peer_x_forwarded_for_is_ignored(self, tmp_path) -> None:
+        assert self.access_line(tmp_path, ())["client"] == self.PROXY

@@ -18,9 +18,7 @@ from pathlib import Path
 
 import httpx2
 
-from lessons.attacks import AttackResult
-
-ATTACKER = "mallory"
+from lessons.attacks import ATTACKER, LEAVER, VICTIM, Attack, AttackResult, Scene, Variant
 
 
 def steal_note(client: httpx2.Client, note_id: int) -> httpx2.Response:
@@ -73,3 +71,33 @@ def run_passwords_from(database: Path, real_passwords: dict[str, str]) -> Attack
         evidence=(f"{len(exposed)} of {len(stored)} passwords readable as typed"
                   + ("" if exposed else f"; the stored values begin {sample[:16]!r}")),
     )
+
+
+# -- the lesson's attacks, each on a scene of its own ----------------------------------------------
+
+
+def _steal(scene: Scene) -> AttackResult:
+    return run_steal_note(scene.client, scene.accounts[VICTIM].notes[0].id, VICTIM)
+
+
+def _delete(scene: Scene) -> AttackResult:
+    return run_delete_account(scene.client, LEAVER)
+
+
+def _passwords(scene: Scene) -> AttackResult:
+    real = {name: account.password for name, account in scene.accounts.items()}
+    return run_passwords_from(scene.store.path, real)
+
+
+OPEN_SERVICE = Variant(upto=0, label="the open service")
+
+# All three are stopped by lesson 01: it asks every caller for a password (so X-User proves
+# nothing and the admin routes need a credential) and stores Argon2id hashes.
+ATTACKS: tuple[Attack, ...] = (
+    Attack("steal_note", f"{ATTACKER} reads {VICTIM}'s note by its id", _steal,
+           OPEN_SERVICE, fixed_in=1),
+    Attack("delete_account", "delete an account with no credentials", _delete,
+           OPEN_SERVICE, fixed_in=1),
+    Attack("passwords_from", "read the passwords from a copy of the database", _passwords,
+           OPEN_SERVICE, fixed_in=1),
+)

@@ -1,23 +1,34 @@
 """The check framework shared by the notebooks and pytest.
 
-A lesson's suite is a list of named checks. ``Suite.run(**implementations)`` runs every check
-against the given implementations and returns a ``Report``: a table of passed / failed /
-not attempted with one hint per failure, shown as HTML in Jupyter and as text elsewhere.
-It never raises for a wrong answer, so an unsolved notebook still runs top to bottom.
+A lesson's suite is a list of checks, each with a short stable id and a title.
+``Suite.run(**implementations)`` runs every check against the given implementations and
+returns a ``Report``: a table of passed / failed / not attempted with one hint per failure,
+shown as HTML in Jupyter and as text elsewhere. It never raises for a wrong answer, so an
+unsolved notebook still runs top to bottom.
 
 A check is a function of one ``Trial``. It fails by raising ``Fail`` (through ``expect``);
-a ``NotImplementedError`` from a learner's stub means "not attempted"; any other exception
-is a failure whose hint names the exception.
+a ``NotImplementedError`` from a learner's stub means "not attempted". Any other exception is
+judged by where it was raised: inside the learner's code it is their failure, and the hint
+names their function; inside the workbook's own code it is the workbook's fault, reported as
+such ("workbook error"), never blamed on the learner.
+
+Beside its suite, each lesson's check module keeps ``REFERENCE`` (the reference answers),
+``RULES`` (every rule the exercises' text states, each with the checks that enforce it) and
+``WRONG_ANSWERS`` (near misses, each breaking one rule and failing that rule's checks);
+``tests/test_check_suites.py`` proves all of it for every lesson.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+import traceback
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +43,9 @@ from lessons.settings import Settings, ensure_private_dir
 from lessons.store import Store
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
-MARKS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⬜"}
+# The check itself broke, in the workbook's code: not the learner's fault.
+WORKBOOK_ERROR = "workbook error"
+MARKS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "⬜", WORKBOOK_ERROR: "⚠️"}
 
 
 class Fail(AssertionError):
@@ -44,11 +57,57 @@ def expect(condition: object, hint: str) -> None:
         raise Fail(hint)
 
 
+def describe(value: object) -> str:
+    """A short description of a value a learner's function returned, for a hint."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}" if value is not None else "None"
+
+
+def expect_type(value: object, kind: type | tuple[type, ...], exercise: str,
+                what: str) -> None:
+    """Fail with "your ``exercise`` returned ..., expected ..." unless ``value`` is a ``kind``:
+    a check looks at the shape of an answer before it uses it, so that a wrong shape is
+    reported as the learner's, not as an error inside the check."""
+    expect(isinstance(value, kind), f"Your {exercise} returned {describe(value)}; it should "
+                                    f"return {what}.")
+
+
 @dataclass(frozen=True)
 class Outcome:
-    name: str
+    id: str
+    title: str
     status: str
     hint: str = ""
+    # The implementations (exercise names) the check asked the trial for.
+    used: frozenset[str] = frozenset()
+
+    @property
+    def name(self) -> str:
+        return self.title
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule an exercise's text states (a "must", a listed constraint, an erratum to avoid,
+    a property the key points claim), and the checks that enforce it."""
+
+    id: str
+    exercise: str
+    text: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    """A near miss that breaks ``rule`` and nothing else: handed in instead of the reference,
+    exactly the checks in ``fails`` fail, each with a hint containing the given text."""
+
+    rule: str
+    why: str
+    answers: Mapping[str, Any]
+    fails: Mapping[str, str]
 
 
 @dataclass
@@ -64,18 +123,28 @@ class Report:
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
 
-    def status_of(self, name: str) -> str:
-        return next(o.status for o in self.outcomes if o.name == name)
+    def outcome(self, check: str) -> Outcome:
+        """The outcome of a check, by id (or by title)."""
+        return next(o for o in self.outcomes if check in (o.id, o.title))
+
+    def status_of(self, check: str) -> str:
+        return self.outcome(check).status
+
+    def failed(self) -> dict[str, str]:
+        """The id and hint of every check that did not pass or was not attempted."""
+        return {o.id: o.hint for o in self.outcomes if o.status in (FAILED, WORKBOOK_ERROR)}
 
     def summary(self) -> str:
-        return (f"Lesson {self.lesson:02d} checks: {self.count(PASSED)} passed, "
+        text = (f"Lesson {self.lesson:02d} checks: {self.count(PASSED)} passed, "
                 f"{self.count(FAILED)} failed, {self.count(NOT_ATTEMPTED)} not attempted")
+        broken = self.count(WORKBOOK_ERROR)
+        return text + (f", {broken} could not run (a workbook error)" if broken else "")
 
     def __str__(self) -> str:
-        width = max(len(o.name) for o in self.outcomes)
+        width = max(len(o.title) for o in self.outcomes)
         lines = [self.summary()]
         for o in self.outcomes:
-            lines.append(f"  {MARKS[o.status]} {o.name.ljust(width)}  {o.status}")
+            lines.append(f"  {MARKS[o.status]} {o.title.ljust(width)}  {o.status}")
             if o.hint:
                 lines.append(f"      hint: {o.hint}")
         return "\n".join(lines)
@@ -84,7 +153,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{MARKS[o.status]}</td><td>{html.escape(o.name)}</td>"
+            f"<tr><td>{MARKS[o.status]}</td><td>{html.escape(o.title)}</td>"
             f"<td>{o.status}</td><td>{html.escape(o.hint)}</td></tr>"
             for o in self.outcomes
         )
@@ -104,11 +173,13 @@ class Trial:
     settings_changes: dict[str, Any] = field(default_factory=dict)
     _apps: int = 0
     _stores: list[Store] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
 
     def __getattr__(self, name: str) -> Any:
         """An implementation by name; one that was not handed in counts as not attempted."""
         if name.startswith("_"):
             raise AttributeError(name)
+        self.used.add(name)
         try:
             return self.implementations[name]
         except KeyError:
@@ -147,40 +218,64 @@ class Trial:
 CheckFunction = Callable[[Trial], None]
 
 
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    function: CheckFunction
+
+
+CHECK_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
 class Suite:
     """The checks of one lesson, in the order they are shown."""
 
     def __init__(self, lesson: int, title: str) -> None:
         self.lesson = lesson
         self.title = title
-        self.checks: list[tuple[str, CheckFunction]] = []
+        self.checks: list[Check] = []
 
-    def check(self, name: str) -> Callable[[CheckFunction], CheckFunction]:
+    def check(self, id: str, title: str | None = None) -> Callable[[CheckFunction], CheckFunction]:
+        """Register a check: ``@suite.check("decode_requires", "decode_token: refuses ...")``.
+        The id is stable (tests and rules name checks by it); the title is what learners see."""
+        if title is None:  # older form: the title alone; an id is made from it
+            id, title = re.sub(r"[^a-z0-9]+", "_", id.lower()).strip("_")[:48], id
+        if not CHECK_ID.fullmatch(id) or id in self.ids:
+            raise ValueError(f"Check id {id!r} in lesson {self.lesson} is not a new lower-case "
+                             "identifier.")
+
         def register(function: CheckFunction) -> CheckFunction:
-            self.checks.append((name, function))
+            self.checks.append(Check(id, title, function))
             return function
 
         return register
 
+    @property
+    def ids(self) -> list[str]:
+        return [check.id for check in self.checks]
+
     def subset(self, *names: str) -> Suite:
-        """The same suite with only the named checks (for running one check on its own)."""
-        unknown = set(names) - {name for name, _ in self.checks}
+        """The same suite with only the named checks (ids or titles), for running a few."""
+        chosen = [c for c in self.checks if c.id in names or c.title in names]
+        unknown = set(names) - {c.id for c in chosen} - {c.title for c in chosen}
         if unknown:
             raise KeyError(f"No check called {', '.join(sorted(unknown))} in lesson {self.lesson}")
         subset = Suite(self.lesson, self.title)
-        subset.checks = [(name, check) for name, check in self.checks if name in names]
+        subset.checks = chosen
         return subset
 
     def run(self, *, record: bool = True, settings_changes: dict[str, Any] | None = None,
             **implementations: Any) -> Report:
         """Run every check against ``implementations``; never raises for a wrong answer."""
         outcomes = []
+        learner_code = code_objects(implementations)
         with _scratch_folder() as root:
-            for name, function in self.checks:
+            for check in self.checks:
                 trial = Trial(self.lesson, implementations, root / str(len(outcomes)),
                               settings_changes or {})
                 try:
-                    outcomes.append(_run_one(name, function, trial))
+                    outcomes.append(_run_one(check, trial, learner_code))
                 finally:
                     trial.close()
         report = Report(self.lesson, self.title, outcomes)
@@ -189,16 +284,80 @@ class Suite:
         return report
 
 
-def _run_one(name: str, function: CheckFunction, trial: Trial) -> Outcome:
+def _run_one(check: Check, trial: Trial, learner_code: Mapping[types.CodeType, str]) -> Outcome:
+    def outcome(status: str, hint: str = "") -> Outcome:
+        return Outcome(check.id, check.title, status, hint, frozenset(trial.used))
+
     try:
-        function(trial)
+        check.function(trial)
     except NotImplementedError:
-        return Outcome(name, NOT_ATTEMPTED)
+        return outcome(NOT_ATTEMPTED)
     except Fail as failure:
-        return Outcome(name, FAILED, str(failure))
-    except Exception as error:  # a learner's code may raise anything; say what, keep going
-        return Outcome(name, FAILED, f"Your code raised {type(error).__name__}: {error}"[:300])
-    return Outcome(name, PASSED)
+        return outcome(FAILED, str(failure))
+    except Exception as error:  # anything else: judge by where it was raised
+        said = f"{type(error).__name__}: {error}"
+        culprit = raised_in(error, learner_code)
+        if culprit is not None:
+            return outcome(FAILED, f"Your {culprit} raised {said}"[:300])
+        return outcome(WORKBOOK_ERROR, (
+            f"This check broke inside the workbook's own code ({said}), not because of your "
+            "answer. Run the check again; if it happens again, please report it."[:400]))
+    return outcome(PASSED)
+
+
+def code_objects(implementations: Mapping[str, Any]) -> dict[types.CodeType, str]:
+    """Every code object of the functions (and classes' methods) handed in, with the name of
+    the implementation it belongs to: a frame running one of them is the learner's code."""
+    found: dict[types.CodeType, str] = {}
+
+    def add_code(code: types.CodeType, name: str) -> None:
+        if code in found:
+            return
+        found[code] = name
+        for constant in code.co_consts:  # nested functions, lambdas, comprehensions
+            if isinstance(constant, types.CodeType):
+                add_code(constant, name)
+
+    def add(thing: Any, name: str, depth: int = 0) -> None:
+        if depth > 2:
+            return
+        thing = getattr(thing, "__func__", thing)  # bound, static and class methods
+        thing = getattr(thing, "func", thing) if hasattr(thing, "keywords") else thing  # partial
+        code = getattr(thing, "__code__", None)
+        if isinstance(code, types.CodeType):
+            add_code(code, name)
+        elif isinstance(thing, type) and thing.__module__ not in ("builtins",):
+            for member in vars(thing).values():
+                add(member, name, depth + 1)
+
+    for name, implementation in implementations.items():
+        add(implementation, name)
+    return found
+
+
+def raised_in(error: BaseException, learner_code: Mapping[types.CodeType, str]) -> str | None:
+    """The name of the learner's implementation whose code is on ``error``'s traceback (or on
+    the traceback of an exception it was raised from), if any."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if frame.f_code in learner_code:
+                return learner_code[frame.f_code]
+        pending += [current.__cause__, current.__context__]
+    return None
+
+
+def run_with(suite: Suite, reference: Mapping[str, Any], answers: Mapping[str, Any],
+             only: Iterable[str] | None = None) -> Report:
+    """``suite`` on the reference answers with ``answers`` in their place, limited to the
+    checks ``only`` (ids), without recording progress: how the tests try a wrong answer."""
+    chosen = suite if only is None else suite.subset(*only)
+    return chosen.run(record=False, **{**reference, **answers})
 
 
 @contextmanager

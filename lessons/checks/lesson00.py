@@ -37,7 +37,8 @@ def steal_note_works(trial: Trial) -> None:
     expect(response.status_code == 200,
            f"The open service answered {response.status_code}. It believes whoever the X-User "
            "header names: send it with mallory's name, and ask for /notes/{note_id}.")
-    expect(response.json().get("body") == note.body,
+    body = response.json()
+    expect(isinstance(body, dict) and body.get("body") == note.body,
            "The answer was not alice's note: ask for the id you were given, /notes/{note_id}.")
 
 

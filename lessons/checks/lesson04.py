@@ -220,8 +220,12 @@ def capture_fails(trial: Trial) -> None:
     app = trial.app()
     alice = seed(app, Account("alice", new_password()), notes_each=0)["alice"]
     with _https_server(trial, files, app) as server:
-        result = attacks.run_capture(server.url, "alice", alice.password,
-                                     lambda url: _client(trial, url, files.ca_file))
+        try:
+            result = attacks.run_capture(server.url, "alice", alice.password,
+                                         lambda url: _client(trial, url, files.ca_file))
+        except httpx2.TransportError as error:  # the learner's client could not talk TLS
+            raise Fail(f"Your tls_client could not talk to the HTTPS service "
+                       f"({type(error).__name__}: {error}); see the checks above.") from None
     expect(not result.succeeded, f"The relay read {result.evidence}.")
     expect("did not succeed" not in result.evidence,
            "The client could not log in over TLS, so nothing was tested; see the checks above.")
