@@ -16,6 +16,7 @@ from lessons.access import ROLES
 from lessons.passwords import argon2_hasher
 from lessons.settings import ConfigurationError, Settings
 from lessons.store import DuplicateUser, Store
+from lessons.textfiles import read_text
 
 if TYPE_CHECKING:
     from lessons.server import BackgroundServer
@@ -287,7 +288,7 @@ def run_progress(args: argparse.Namespace) -> int:
     if not path.exists():
         print("No checks have been run yet: run the Check cell of a notebook first.")
         return 0
-    data = json.loads(path.read_text())
+    data = json.loads(read_text(path))
     for lesson in catalog.LESSONS:
         entry = data.get(f"{lesson.number:02d}")
         if entry:
@@ -368,10 +369,10 @@ def _lock_problems() -> list[str]:
     missing = [p.name for p in (supply_chain.LOCK, supply_chain.BUILD_LOCK) if not p.exists()]
     if missing:
         return [f"{name} does not exist" for name in missing]
-    requirements = supply_chain.REQUIREMENTS.read_text()
-    return (supply_chain.lock_problems(requirements, supply_chain.LOCK.read_text())
+    requirements = read_text(supply_chain.REQUIREMENTS)
+    return (supply_chain.lock_problems(requirements, read_text(supply_chain.LOCK))
             + supply_chain.build_lock_problems(requirements,
-                                               supply_chain.BUILD_LOCK.read_text()))
+                                               read_text(supply_chain.BUILD_LOCK)))
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -381,7 +382,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
     today = datetime.date.today()
     snapshot = supply_chain.load_snapshot()
-    pins = supply_chain.parse_pins(supply_chain.LOCK.read_text())
+    pins = supply_chain.parse_pins(read_text(supply_chain.LOCK))
     found = supply_chain.affected(pins, snapshot.vulns)
     still_open, accepted = supply_chain.triage(found, supply_chain.load_exceptions(), today)
     affect = "advisory affects" if len(found) == 1 else "advisories affect"

@@ -116,7 +116,7 @@ def development_key(data_dir: Path) -> str:
         write_private_file(path, secrets.token_urlsafe(32).encode())
     except FileExistsError:
         pass  # another worker or an earlier run made it: use that one, so tokens stay valid
-    return path.read_text().strip()
+    return path.read_text(encoding="ascii").strip()
 
 
 def _parse(name: str, raw: str, kind: object) -> object:

@@ -41,6 +41,7 @@ from lessons.catalog import data_home
 from lessons.service import create_app
 from lessons.settings import Settings, ensure_private_dir
 from lessons.store import Store
+from lessons.textfiles import read_text, write_text
 
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
 # The check itself broke, in the workbook's code: not the learner's fault.
@@ -380,7 +381,7 @@ def record_progress(report: Report) -> None:
     path = progress_file()
     try:
         ensure_private_dir(path.parent)
-        data = json.loads(path.read_text()) if path.exists() else {}
+        data = json.loads(read_text(path)) if path.exists() else {}
         data[f"{report.lesson:02d}"] = {
             "title": report.title,
             "passed": report.count(PASSED),
@@ -388,6 +389,6 @@ def record_progress(report: Report) -> None:
             "not_attempted": report.count(NOT_ATTEMPTED),
             "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        path.write_text(json.dumps(data, indent=2, sort_keys=True))
+        write_text(path, json.dumps(data, indent=2, sort_keys=True), mode=0o600)
     except (OSError, ValueError):
         pass  # progress is a convenience; a read-only folder must not break a lesson
