@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lessons",
-        description="The FastAPI Security Workbook: serve lesson apps and manage the workbook.",
+        description="The FastAPI Security Workbook: open your notebooks, check your progress, "
+                    "serve any lesson's service.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -85,35 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("lessons", help="list the lessons and their notebooks")
     listing.set_defaults(run=run_lessons)
 
-    progress = commands.add_parser("progress", help="show the latest check results per lesson")
+    progress = commands.add_parser(
+        "progress", help="show, per lesson, your best and latest check results and the "
+                         "exercises still open in your notebooks (work/)")
     progress.set_defaults(run=run_progress)
 
-    workbook = commands.add_parser("workbook", help="build notebooks/ from solutions/")
-    workbook_commands = workbook.add_subparsers(title="workbook commands", metavar="ACTION",
-                                                required=True)
-    build = workbook_commands.add_parser("build", help="write notebooks/ from solutions/")
-    build.add_argument("--check", action="store_true",
-                       help="change nothing; fail if notebooks/ is not what solutions/ generates")
-    build.set_defaults(run=run_build)
-    execute = workbook_commands.add_parser(
-        "execute", help="run solution notebooks and save their outputs")
-    execute.add_argument("names", nargs="*",
-                         help="notebook names or number prefixes (default: all)")
-    execute.set_defaults(run=run_execute)
+    start = commands.add_parser(
+        "start", help="copy the notebooks you do not have yet into work/ (yours, never "
+                      "overwritten) and open JupyterLab there")
+    start.add_argument("jupyter_options", nargs=argparse.REMAINDER,
+                       help="passed on to JupyterLab, e.g. --no-browser --port 8890")
+    start.set_defaults(run=run_start)
 
-    docs = workbook_commands.add_parser(
-        "docs", help="rewrite the generated parts of README.md and docs/ from the code")
-    docs.add_argument("--check", action="store_true",
-                      help="change nothing; fail if a generated part is stale")
-    docs.set_defaults(run=run_docs)
+    reset = commands.add_parser(
+        "reset", help="start one lesson's notebook over from the repository's version (yours "
+                      "is kept in work/backups/)")
+    reset.add_argument("lesson", help="the lesson's number, e.g. 02")
+    reset.set_defaults(run=run_reset)
 
-    # Lesson 05: the hash-locked requirements file and the dependency audit.
-    lock = commands.add_parser(
-        "lock", help="regenerate requirements.lock and requirements-build.lock (hash-locked, "
-             "universal) from requirements.txt")
-    lock.add_argument("--check", action="store_true",
-                      help="change nothing; fail if the lock does not agree with requirements.txt")
-    lock.set_defaults(run=run_lock)
     audit = commands.add_parser(
         "audit", help="audit requirements.lock against the advisory snapshot, then pip-audit")
     audit.add_argument("--offline", action="store_true", help="skip the live pip-audit run")
@@ -282,97 +272,52 @@ def run_lessons(args: argparse.Namespace) -> int:
 
 
 def run_progress(args: argparse.Namespace) -> int:
+    from lessons import workspace
     from lessons.checks import progress_file
 
     path = progress_file()
-    if not path.exists():
-        print("No checks have been run yet: run the Check cell of a notebook first.")
-        return 0
-    data = json.loads(read_text(path))
-    for lesson in catalog.LESSONS:
-        entry = data.get(f"{lesson.number:02d}")
-        if entry:
-            print(f"{lesson.number:02d}  {lesson.title:<32} {entry['passed']} passed, "
-                  f"{entry['failed']} failed, {entry['not_attempted']} not attempted "
-                  f"({entry['checked_at']})")
+    data = json.loads(read_text(path)) if path.exists() else {}
+    folder = workspace.WORK if workspace.WORK.exists() else workspace.NOTEBOOKS
+    print(f"Check results from {path}; open exercises read from {folder}/.")
+    for lesson in catalog.ready():
+        entry = data.get(f"{lesson.number:02d}") or {}
+        best, latest = entry.get("best"), entry.get("latest")
+        if best and latest:
+            results = (f"best {best['passed']}/{best['total']} passed, latest "
+                       f"{latest['passed']}/{latest['total']} ({latest['checked_at']})")
+        else:
+            results = "not checked yet"
+        still_open = workspace.open_exercises(folder / lesson.notebook)
+        line = f"{lesson.number:02d}  {lesson.title:<32} {results}"
+        print(line + (f"\n    open: {', '.join(still_open)}" if still_open else ""))
     return 0
 
 
-def run_build(args: argparse.Namespace) -> int:
-    from lessons import workbook
+def run_start(args: argparse.Namespace) -> int:
+    import subprocess
 
-    problems = workbook.build(check=args.check)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print("Run `python -m lessons workbook build` to regenerate notebooks/.", file=sys.stderr)
-        return 1
-    print("notebooks/ matches solutions/." if args.check else "notebooks/ written.")
+    from lessons import workspace
+
+    prepared = workspace.prepare()
+    for name in prepared.copied:
+        print(f"work/{name}: your copy, made from notebooks/{name}")
+    for name in prepared.updated_upstream:
+        print(f"work/{name}: the repository has a newer version of this lesson; yours is "
+              f"kept. `python -m lessons reset {name[:2]}` takes the new one (yours goes to "
+              "work/backups/).")
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace.WORK}",
+               *args.jupyter_options]
+    return subprocess.call(command)  # noqa: S603 - our own interpreter, no shell
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    from lessons import workspace
+
+    backup = workspace.reset(args.lesson)
+    target = workspace.notebook_for(args.lesson, workspace.WORK)
+    print(f"{target.relative_to(catalog.ROOT)} is the repository's version again."
+          + (f" Yours is in {backup.relative_to(catalog.ROOT)}." if backup else ""))
     return 0
-
-
-def run_docs(args: argparse.Namespace) -> int:
-    from lessons import docsync
-
-    stale = docsync.sync(check=args.check)
-    if args.check and stale:
-        for name in stale:
-            print(f"{name} is stale", file=sys.stderr)
-        print("Run `python -m lessons workbook docs` to regenerate it.", file=sys.stderr)
-        return 1
-    print("\n".join(f"rewrote {name}" for name in stale) or "The documents are up to date.")
-    return 0
-
-
-def run_execute(args: argparse.Namespace) -> int:
-    from lessons import workbook
-
-    paths = workbook.solution_paths(args.names)
-    if not paths:
-        raise UsageError(f"No solution notebook matches {' '.join(args.names)}.")
-    workbook.execute(paths)
-    for path in paths:
-        print(f"executed solutions/{path.name}")
-    return 0
-
-
-def run_lock(args: argparse.Namespace) -> int:
-    from lessons import supply_chain
-
-    if args.check:
-        problems = _lock_problems()
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if problems:
-            print(f"Run `{supply_chain.LOCK_COMMAND}` to regenerate the lock.", file=sys.stderr)
-            return 1
-        print(f"{supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} agree with "
-              f"{supply_chain.REQUIREMENTS.name}.")
-        return 0
-    done = supply_chain.compile_lock()
-    if done.returncode != 0:
-        print(done.stderr.strip() or done.stdout.strip(), file=sys.stderr)
-        print("uv could not compile the lock (it needs PyPI; is uv installed from "
-              "requirements.txt?).", file=sys.stderr)
-        return 1
-    problems = _lock_problems()
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"wrote {supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} from "
-          f"{supply_chain.REQUIREMENTS.name}" + (" (with the problems above)" if problems else ""))
-    return 1 if problems else 0
-
-
-def _lock_problems() -> list[str]:
-    from lessons import supply_chain
-
-    missing = [p.name for p in (supply_chain.LOCK, supply_chain.BUILD_LOCK) if not p.exists()]
-    if missing:
-        return [f"{name} does not exist" for name in missing]
-    requirements = read_text(supply_chain.REQUIREMENTS)
-    return (supply_chain.lock_problems(requirements, read_text(supply_chain.LOCK))
-            + supply_chain.build_lock_problems(requirements,
-                                               read_text(supply_chain.BUILD_LOCK)))
 
 
 def run_audit(args: argparse.Namespace) -> int:

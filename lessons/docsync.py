@@ -6,7 +6,7 @@
   final lesson and the Mermaid diagram of a request's way through the middleware.
 
 Each generated block stands between two HTML comments, ``<!-- generated: NAME -->`` and
-``<!-- end: NAME -->``. ``python -m lessons workbook docs`` rewrites the blocks;
+``<!-- end: NAME -->``. ``python -m lessons.author docs`` rewrites the blocks;
 ``tests/test_docs.py`` fails while any of them is stale.
 """
 

@@ -9,7 +9,7 @@ module holds what the lesson builds around them (OWASP ASVS 5.0 V15.1 and V15.2)
 - triage: findings that do not reach our code, accepted in a small exceptions file with a
   reason and a review date (``triage``, ``load_exceptions``);
 - the hash-locked requirements file: how it is made (``compile_lock``, one command:
-  ``python -m lessons lock``) and the test that it agrees with ``requirements.txt``
+  ``python -m lessons.author lock``) and the test that it agrees with ``requirements.txt``
   (``lock_problems``);
 - the container recipe's checks (a supported Python, a non-root user, the strict install).
 
@@ -55,7 +55,7 @@ BUILD_LOCK = ROOT / "requirements-build.lock"
 BUILD_TOOLS = ("setuptools",)
 
 # The one command that regenerates requirements.lock from requirements.txt.
-LOCK_COMMAND = "python -m lessons lock"
+LOCK_COMMAND = "python -m lessons.author lock"
 # The oldest Python the workbook supports: the lock must install there and on every newer one.
 LOCK_PYTHON = "3.11"
 

@@ -114,20 +114,34 @@ def solution_paths(names: Iterable[str] = ()) -> list[Path]:
     return paths
 
 
-def build(check: bool = False) -> list[str]:
+def build(check: bool = False, force: bool = False) -> list[str]:
     """Write ``notebooks/`` from ``solutions/``; with ``check``, write nothing and return the
-    names of learner notebooks that are missing, stale or have no solution."""
+    names of learner notebooks that are missing, stale or have no solution.
+
+    A learner notebook that holds someone's work (outputs, or a solved exercise: a learner who
+    worked in ``notebooks/`` instead of ``work/``) is not overwritten without ``force``; it is
+    listed among the problems instead."""
+    from lessons.workspace import holds_learner_work
+
     problems: list[str] = []
     expected = set()
     for path in solution_paths():
         solution = nbformat.read(path, as_version=4)
-        text = render(learner_version(solution))
+        generated = learner_version(solution)
+        text = render(generated)
         target = NOTEBOOKS / path.name
         expected.add(target.name)
+        current = read_text(target) if target.exists() else None
+        if current == text:
+            continue
         if check:
-            if not target.exists() or read_text(target) != text:
-                problems.append(f"notebooks/{target.name} is not what solutions/{path.name} "
-                                "generates")
+            problems.append(f"notebooks/{target.name} is not what solutions/{path.name} "
+                            "generates")
+        elif current is not None and not force and holds_learner_work(
+                nbformat.reads(current, as_version=4), generated):
+            problems.append(f"notebooks/{target.name} holds someone's work (outputs or solved "
+                            "exercises): not overwritten. Move it to work/ (learners work "
+                            "there), or pass --force to overwrite it.")
         else:
             NOTEBOOKS.mkdir(exist_ok=True)
             write_text(target, text)

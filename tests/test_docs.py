@@ -14,7 +14,7 @@ from lessons.catalog import ROOT
 
 def test_the_generated_parts_of_the_documents_are_fresh() -> None:
     stale = docsync.sync(check=True)
-    assert not stale, f"stale: {stale}; run `python -m lessons workbook docs`"
+    assert not stale, f"stale: {stale}; run `python -m lessons.author docs`"
 
 
 def test_a_stale_block_is_found(tmp_path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from lessons import cli, supply_chain, tokens
+from lessons import author, cli, supply_chain, tokens
 from lessons.attacks import lesson05 as attacks
 from lessons.checks import FAILED, PASSED
 from lessons.checks import lesson05 as checks
@@ -170,10 +170,10 @@ def test_lock_check_command(capsys, monkeypatch, tmp_path: Path) -> None:
     for name, text in files.items():
         (tmp_path / f"{name}.txt").write_text(text)
         monkeypatch.setattr(supply_chain, name, tmp_path / f"{name}.txt")
-    assert cli.main(["lock", "--check"]) == 0
+    assert author.main(["lock", "--check"]) == 0
     assert "agree with REQUIREMENTS.txt" in capsys.readouterr().out
     (tmp_path / "REQUIREMENTS.txt").write_text("a==1.1\nsetuptools==80.0\n")
-    assert cli.main(["lock", "--check"]) == 1
+    assert author.main(["lock", "--check"]) == 1
     assert supply_chain.LOCK_COMMAND in capsys.readouterr().err
 
 

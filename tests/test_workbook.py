@@ -92,7 +92,7 @@ def test_solutions_are_committed_run_and_learner_copies_empty(lesson: catalog.Le
     learner = nbformat.read(workbook.NOTEBOOKS / lesson.notebook, as_version=4)
     code = [cell for cell in solution.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code), "run the solution: " \
-        "python -m lessons workbook execute"
+        "python -m lessons.author execute"
     assert all(not cell.outputs for cell in learner.cells if cell.cell_type == "code")
 
 

@@ -377,18 +377,38 @@ def progress_file() -> Path:
     return data_home() / "progress.json"
 
 
+def _result(report: Report) -> dict[str, Any]:
+    return {
+        "passed": report.count(PASSED),
+        "failed": report.count(FAILED) + report.count(WORKBOOK_ERROR),
+        "not_attempted": report.count(NOT_ATTEMPTED),
+        "total": len(report.outcomes),
+        "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _better(result: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    """More checks passed is better; at equal passes, fewer failures."""
+    if than is None:
+        return True
+    return (result["passed"], -result["failed"]) > (than["passed"], -than["failed"])
+
+
 def record_progress(report: Report) -> None:
+    """Keep, per lesson, the latest result and the best one: a scratch run that fails does
+    not hide a lesson already passed."""
     path = progress_file()
     try:
         ensure_private_dir(path.parent)
         data = json.loads(read_text(path)) if path.exists() else {}
-        data[f"{report.lesson:02d}"] = {
-            "title": report.title,
-            "passed": report.count(PASSED),
-            "failed": report.count(FAILED),
-            "not_attempted": report.count(NOT_ATTEMPTED),
-            "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+        key = f"{report.lesson:02d}"
+        entry = data.get(key) if isinstance(data.get(key), dict) else {}
+        if "latest" not in entry and "passed" in entry:  # an older file: one flat result
+            entry = {"latest": entry, "best": entry}
+        result = _result(report)
+        best = entry.get("best")
+        data[key] = {"title": report.title, "latest": result,
+                     "best": result if _better(result, best) else best}
         write_text(path, json.dumps(data, indent=2, sort_keys=True), mode=0o600)
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass  # progress is a convenience; a read-only folder must not break a lesson

@@ -1,0 +1,148 @@
+"""``python -m lessons.author``: the commands that write the repository's own files.
+
+Learners never need these, so they are kept out of ``python -m lessons --help``:
+
+- ``build``: write ``notebooks/`` from ``solutions/`` (``--check`` only compares);
+- ``execute NN``: run solution notebooks in a fresh kernel and save their outputs;
+- ``docs``: rewrite the generated parts of the README and ``docs/`` (``--check`` compares);
+- ``lock``: regenerate the hash-locked requirements from ``requirements.txt``.
+
+``build`` refuses to overwrite a learner notebook that holds someone's work unless given
+``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lessons.cli import UsageError
+from lessons.textfiles import read_text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (UsageError, ValueError) as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lessons.author",
+        description="Authoring commands of the FastAPI Security Workbook: they write "
+                    "notebooks/, solutions/ outputs, generated docs and the lock files.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    build = commands.add_parser("build", help="write notebooks/ from solutions/")
+    build.add_argument("--check", action="store_true",
+                       help="change nothing; fail if notebooks/ is not what solutions/ generates")
+    build.add_argument("--force", action="store_true",
+                       help="overwrite learner notebooks even if they hold outputs or answers")
+    build.set_defaults(run=run_build)
+
+    execute = commands.add_parser("execute", help="run solution notebooks and save their outputs")
+    execute.add_argument("names", nargs="*",
+                         help="notebook names or number prefixes (default: all)")
+    execute.set_defaults(run=run_execute)
+
+    docs = commands.add_parser(
+        "docs", help="rewrite the generated parts of README.md and docs/ from the code")
+    docs.add_argument("--check", action="store_true",
+                      help="change nothing; fail if a generated part is stale")
+    docs.set_defaults(run=run_docs)
+
+    lock = commands.add_parser(
+        "lock", help="regenerate requirements.lock and requirements-build.lock (hash-locked, "
+                     "universal) from requirements.txt")
+    lock.add_argument("--check", action="store_true",
+                      help="change nothing; fail if the lock does not agree with requirements.txt")
+    lock.set_defaults(run=run_lock)
+    return parser
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from lessons import workbook
+
+    problems = workbook.build(check=args.check, force=args.force)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print("Run `python -m lessons.author build` to regenerate notebooks/.", file=sys.stderr)
+        return 1
+    print("notebooks/ matches solutions/." if args.check else "notebooks/ written.")
+    return 0
+
+
+def run_docs(args: argparse.Namespace) -> int:
+    from lessons import docsync
+
+    stale = docsync.sync(check=args.check)
+    if args.check and stale:
+        for name in stale:
+            print(f"{name} is stale", file=sys.stderr)
+        print("Run `python -m lessons.author docs` to regenerate it.", file=sys.stderr)
+        return 1
+    print("\n".join(f"rewrote {name}" for name in stale) or "The documents are up to date.")
+    return 0
+
+
+def run_execute(args: argparse.Namespace) -> int:
+    from lessons import workbook
+
+    paths = workbook.solution_paths(args.names)
+    if not paths:
+        raise UsageError(f"No solution notebook matches {' '.join(args.names)}.")
+    workbook.execute(paths)
+    for path in paths:
+        print(f"executed solutions/{path.name}")
+    return 0
+
+
+def run_lock(args: argparse.Namespace) -> int:
+    from lessons import supply_chain
+
+    if args.check:
+        problems = _lock_problems()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"Run `{supply_chain.LOCK_COMMAND}` to regenerate the lock.", file=sys.stderr)
+            return 1
+        print(f"{supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} agree with "
+              f"{supply_chain.REQUIREMENTS.name}.")
+        return 0
+    done = supply_chain.compile_lock()
+    if done.returncode != 0:
+        print(done.stderr.strip() or done.stdout.strip(), file=sys.stderr)
+        print("uv could not compile the lock (it needs PyPI; is uv installed from "
+              "requirements.txt?).", file=sys.stderr)
+        return 1
+    problems = _lock_problems()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"wrote {supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} from "
+          f"{supply_chain.REQUIREMENTS.name}" + (" (with the problems above)" if problems else ""))
+    return 1 if problems else 0
+
+
+def _lock_problems() -> list[str]:
+    from lessons import supply_chain
+
+    missing = [p.name for p in (supply_chain.LOCK, supply_chain.BUILD_LOCK) if not p.exists()]
+    if missing:
+        return [f"{name} does not exist" for name in missing]
+    requirements = read_text(supply_chain.REQUIREMENTS)
+    return (supply_chain.lock_problems(requirements, read_text(supply_chain.LOCK))
+            + supply_chain.build_lock_problems(requirements,
+                                               read_text(supply_chain.BUILD_LOCK)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
