@@ -7,6 +7,7 @@ import getpass
 import ipaddress
 import json
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -98,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="passed on to JupyterLab, e.g. --no-browser --port 8890")
     start.set_defaults(run=run_start)
 
+    doctor = commands.add_parser(
+        "doctor", help="check that this machine is ready: Python, packages, tools, Jupyter, a "
+                       "free port, the data folder, your notebooks, the service itself")
+    doctor.set_defaults(run=run_doctor)
+
     reset = commands.add_parser(
         "reset", help="start one lesson's notebook over from the repository's version (yours "
                       "is kept in work/backups/)")
@@ -127,6 +133,11 @@ def run_serve(args: argparse.Namespace) -> int:
             raise UsageError(f"--http-port {args.http_port} must be a TCP port (1-65535) "
                              "other than --port.")
     settings = Settings.from_env()  # fail here, with a clear message, not in every worker
+    for port, option in ((args.port, "--port"), (args.http_port, "--http-port")):
+        if port is not None and not _port_free(args.host, port):
+            raise UsageError(f"{args.host}:{port} is taken: another `python -m lessons serve`, "
+                             f"or another program, is listening there. Choose another port "
+                             f"with {option}, for example {option} {port + 1}.")
     if not _is_loopback(args.host):
         print(f"warning: listening on {args.host}: other machines can reach this lesson app, "
               "and lessons before the last are vulnerable on purpose.", file=sys.stderr)
@@ -195,6 +206,18 @@ def _start_plain_http(args: argparse.Namespace, banner: TextIO,
     print(f"Plain HTTP on http://{args.host}:{args.http_port}: page loads are redirected to "
           f"https://...:{args.port}, API calls are refused (403).", file=banner)
     return listener
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Can a server listen on ``host:port`` right now? (Asked before uvicorn starts, so a taken
+    port gets a sentence saying what to do instead of uvicorn's "[Errno 98]".)"""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:
@@ -291,6 +314,14 @@ def run_progress(args: argparse.Namespace) -> int:
         line = f"{lesson.number:02d}  {lesson.title:<32} {results}"
         print(line + (f"\n    open: {', '.join(still_open)}" if still_open else ""))
     return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from lessons import doctor
+
+    text, ready = doctor.report()
+    print(text)
+    return 0 if ready else 1
 
 
 def run_start(args: argparse.Namespace) -> int:

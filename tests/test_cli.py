@@ -65,3 +65,18 @@ def test_lessons_lists_the_course() -> None:
     assert result.returncode == 0
     assert "00  Tour and threat model" in result.stdout
     assert "00_tour.ipynb" in result.stdout
+
+
+def test_a_taken_port_says_which_option_to_use(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--lesson", "1", "--port", str(port))
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port} is taken" in result.stderr
+    assert f"--port {port + 1}" in result.stderr
+    assert "Errno" not in result.stderr
