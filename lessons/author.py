@@ -18,10 +18,11 @@ import sys
 from collections.abc import Sequence
 
 from lessons.cli import UsageError
-from lessons.textfiles import read_text
+from lessons.textfiles import read_text, tolerant_console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerant_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,7 @@ from lessons.access import ROLES
 from lessons.passwords import argon2_hasher
 from lessons.settings import ConfigurationError, Settings
 from lessons.store import DuplicateUser, Store
-from lessons.textfiles import read_text
+from lessons.textfiles import read_text, tolerant_console
 
 if TYPE_CHECKING:
     from lessons.server import BackgroundServer
@@ -29,6 +29,7 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerant_console()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

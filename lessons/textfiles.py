@@ -53,3 +53,14 @@ def write_text(path: Path | str, text: str, mode: int | None = None) -> None:
     platform (notebooks and lock files must be byte-identical across machines)."""
     write_bytes(path, text.encode(ENCODING), mode)
 
+
+
+def tolerant_console() -> None:
+    """Let the terminal show what it can: a character the console's encoding lacks (a ✓ on a
+    cp1252 Windows console) becomes ``?`` instead of ending the command with an error."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
