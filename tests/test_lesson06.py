@@ -42,7 +42,10 @@ COOKIE, CSRF = sessions.COOKIE, sessions.CSRF_HEADER
 OWN_PAGE = {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"}
 
 
-def scene_of(tmp_path, variant: Variant = reference(6)) -> Scene:
+REFERENCE = reference(6)
+
+
+def scene_of(tmp_path, variant: Variant = REFERENCE) -> Scene:
     return Scene(variant, tmp_path)
 
 
@@ -448,7 +451,7 @@ def test_the_client_held_design_cannot_log_anyone_out(tmp_path) -> None:
 # -- over the network, with the Python browser ----------------------------------------------------
 
 VARIANTS = {"naive": attacks.NAIVE, "before": attacks.BEFORE_ORIGIN_CHECK,
-            "reference": reference(6)}
+            "reference": REFERENCE}
 
 
 @pytest.mark.slow
@@ -726,7 +729,7 @@ def test_scripts_may_only_call_their_own_origin() -> None:
         browser.fetch("GET", "https://127.0.0.1:1/", page="https://127.0.0.1:2/")
 
 
-# -- the check suite's own helpers -------------------------------------------------------------------
+# -- the check suite's own helpers ----------------------------------------------------------------
 
 
 def test_entropy_estimates() -> None:
