@@ -146,13 +146,14 @@ def origin_ok(origin: str | None, fetch_site: str | None, trusted: Collection[st
       trusted ``Origin`` (a sibling front end named in the settings); ``cross-site``, or any
       value no browser sends, never.
     - Neither header: allowed. Browsers in use send at least one of them with every POST
-      (``Origin``: Chromium and Safari for over a decade, Firefox since version 70 in 2019;
-      ``Sec-Fetch-Site``: Chromium since 76, Firefox since 90, Safari since 16.4 in 2023). A
-      request with neither comes from a client that is not a browser (curl, a script, a
-      test), and no other site's page can make such a client send anything. A browser old
-      enough to send neither is one these headers cannot protect; for writes the CSRF token
-      still does. Requiring ``Referer`` instead would add nothing: a page suppresses its own
-      with ``Referrer-Policy: no-referrer``, so only honest clients would be refused.
+      (``Origin``: Chromium and Safari from their first versions, Firefox since 70 in 2019,
+      Edge since 79 in 2020; ``Sec-Fetch-Site``: Chromium since 76, Firefox since 90, Safari
+      since 16.4 in 2023). A request with neither comes from a client that is not a browser
+      (curl, a script, a test), and no other site's page can make such a client send
+      anything. A browser old enough to send neither (Firefox before 70, the old Edge) is one
+      these headers cannot protect; for writes the CSRF token still does. Requiring
+      ``Referer`` instead would add nothing: a page suppresses its own with
+      ``Referrer-Policy: no-referrer``, so only honest clients would be refused.
     """
     named = origin is not None and origin != "null"
     if named and origin not in trusted:
