@@ -21,17 +21,22 @@ update (draft "rfc6265bis"), and the HTML and Fetch standards:
   are never sent, ``Lax`` ones only on a top-level GET or HEAD navigation, ``None`` ones always
   (and ``None`` requires ``Secure``). A cookie without ``SameSite`` counts as ``Lax``, as in
   Chromium.
-- **Forms** are submitted as top-level navigations with the page's ``Origin`` and a
-  ``Sec-Fetch-Site`` header, encoded as ``application/x-www-form-urlencoded`` or
-  ``text/plain``, the two encodings a form can use without a file.
+- **Forms** are submitted as top-level navigations, encoded as
+  ``application/x-www-form-urlencoded`` or ``text/plain``, the two encodings a form can use
+  without a file.
+- **Where a request comes from:** every request carries ``Sec-Fetch-Site`` (``same-origin``,
+  ``same-site``, ``cross-site``, or ``none`` for an address typed by the person), and every
+  request that is not a GET or HEAD carries the ``Origin`` of the page that started it. A page
+  can set neither: browsers forbid scripts to.
 - **Scripts** may only make same-origin requests here (``fetch``): there is no CORS, so a
   page's script cannot reach another origin at all.
 
 Left out: JavaScript itself (``submit`` does what a page's one-line auto-submit script
 would), CORS, the public suffix list (the registrable domain is taken to be the last two
-labels), redirects (never followed), caching, HSTS, ``Referer``, multipart forms, cookie size
-limits, partitioned cookies and third-party-cookie blocking, and Chromium's two-minute
-"Lax-allowing-unsafe" exception for cookies without a ``SameSite`` attribute.
+labels), redirects (never followed), caching, HSTS, ``Referer`` and ``Referrer-Policy`` (which
+can turn a form's ``Origin`` into ``null``), multipart forms, cookie size limits, partitioned
+cookies and third-party-cookie blocking, and Chromium's two-minute "Lax-allowing-unsafe"
+exception for cookies without a ``SameSite`` attribute.
 """
 
 from __future__ import annotations
@@ -272,7 +277,9 @@ class Browser:
         if cookies:
             sent["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in cookies)
         origin = None
-        if initiator is not None and (method not in SAFE_NAVIGATION or not navigation):
+        if initiator is not None and method not in SAFE_NAVIGATION:
+            # The Fetch standard's rule for navigations and same-origin requests (the only
+            # script requests here): Origin on anything but GET and HEAD.
             origin = origin_of(initiator)
             sent["Origin"] = origin
         self._http.cookies.clear()  # httpx's own jar plays no part: this class is the jar

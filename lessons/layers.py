@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,9 @@ class Layers:
     new_session: Callable[[Settings], tuple[str, str]] = sessions.new_session_predictable
     session_valid: Callable[[Session, int, Settings], bool] = sessions.valid_forever
     csrf_ok: Callable[[str, str | None, str | None], bool] = sessions.csrf_unchecked
+    origin_ok: Callable[[str | None, str | None, Collection[str]], bool] = (
+        sessions.origin_unchecked
+    )
     start_session: Callable[[Service, Response, User, str | None], str] = (
         sessions.start_client_held_session
     )

@@ -19,7 +19,12 @@ API2:2023 broken authentication):
   sessions (a foreign key with ``ON DELETE CASCADE``, ASVS 7.4.2);
 - a write (any method but GET, HEAD, OPTIONS) authenticated by the cookie needs the session's
   CSRF token in ``X-CSRF-Token``, compared in constant time (ASVS 3.5.1). A bearer token needs
-  none: browsers never attach an ``Authorization`` header on their own.
+  none: browsers never attach an ``Authorization`` header on their own;
+- the login (which sets the cookie) and every cookie-authenticated write are refused when the
+  browser's ``Origin`` or ``Sec-Fetch-Site`` header says another site's page sent them
+  (``origin_ok``). This closes login CSRF, which no token can stop (there is no session yet to
+  hold one), and backs the token up for writes: two independent checks, either of which stops
+  a forged write on its own (ASVS 3.5.1, defence in depth).
 
 Routes are defined inside functions here, so this module must not use
 ``from __future__ import annotations`` (FastAPI reads the annotations at run time).
@@ -29,8 +34,9 @@ import hashlib
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, Response, status
 from fastapi.security import APIKeyCookie
@@ -53,6 +59,10 @@ CSRF_HEADER = "X-CSRF-Token"
 # signed for another purpose is never a valid session cookie, and the other way round.
 SALT = "notes-session-cookie"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Sec-Fetch-Site values that no other site's page can cause: one of the service's own pages,
+# or the person typed the address (or chose a bookmark).
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # last_seen is written at most once a minute per session: the idle timeout is measured to the
 # minute, and the hot path stays a read.
 TOUCH_EVERY_SECONDS = 60
@@ -114,6 +124,81 @@ def csrf_ok(method: str, expected: str | None, sent: str | None) -> bool:
     if not expected or not sent:
         return False
     return secrets.compare_digest(expected.encode("utf-8"), sent.encode("utf-8"))
+
+
+def origin_ok(origin: str | None, fetch_site: str | None, trusted: Collection[str]) -> bool:
+    """May a request that logs in (sets the session cookie) or writes with the cookie go ahead,
+    judged by where the browser says it comes from?
+
+    ``origin`` is the ``Origin`` header and ``fetch_site`` the ``Sec-Fetch-Site`` header, each
+    None when not sent. ``trusted`` holds the service's own origin as this request reached it
+    and the origins named in ``settings.trusted_origins``, written as browsers write origins
+    (``https://127.0.0.1:8443``: lower case, no default port, no slash).
+
+    - A named ``Origin`` must be one of ``trusted``, compared whole: scheme, host and port. A
+      page on another port of the same host is the *same site* to a browser (sites ignore
+      ports), but another application, maybe mallory's; an ``http://`` page of the same host
+      is another origin too.
+    - ``Origin: null`` names no origin: browsers send it from sandboxed pages, after a redirect
+      from another origin, and for a form posted from a page with ``Referrer-Policy:
+      no-referrer``. It proves nothing either way, so ``Sec-Fetch-Site`` decides.
+    - ``Sec-Fetch-Site``: ``same-origin`` and ``none`` pass; ``same-site`` passes only with a
+      trusted ``Origin`` (a sibling front end named in the settings); ``cross-site``, or any
+      value no browser sends, never.
+    - Neither header: allowed. Browsers in use send at least one of them with every POST
+      (``Origin``: Chromium and Safari from their first versions, Firefox since 70 in 2019,
+      Edge since 79 in 2020; ``Sec-Fetch-Site``: Chromium since 76, Firefox since 90, Safari
+      since 16.4 in 2023). A request with neither comes from a client that is not a browser
+      (curl, a script, a test), and no other site's page can make such a client send
+      anything. A browser old enough to send neither (Firefox before 70, the old Edge) is one
+      these headers cannot protect; for writes the CSRF token still does. Requiring
+      ``Referer`` instead would add nothing: a page suppresses its own with
+      ``Referrer-Policy: no-referrer``, so only honest clients would be refused.
+    """
+    named = origin is not None and origin != "null"
+    if named and origin not in trusted:
+        return False  # a page of another origin, whatever else the request says
+    if fetch_site is None:
+        return origin != "null"  # a named, trusted Origin; or neither header at all
+    if fetch_site in OWN_FETCH_SITES:
+        return True
+    if fetch_site == "same-site":
+        return named  # a sibling's page, only when its Origin is one we trust
+    return False  # cross-site, or a value no browser sends
+
+
+def browser_origin(url: str) -> str:
+    """An origin as browsers write it: ``scheme://host[:port]``, lower case, without the
+    default port of the scheme, without path or trailing slash."""
+    parts = urlsplit(url.strip().lower())
+    netloc = parts.netloc
+    default = f":{DEFAULT_PORTS.get(parts.scheme, '')}"
+    if default != ":" and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{parts.scheme}://{netloc}"
+
+
+def trusted_origins(settings: Settings, request: Request) -> frozenset[str]:
+    """The service's own origin as this request reached it (the scheme after lesson 04's proxy
+    check, the host and port of the ``Host`` header), and the origins the settings name.
+
+    The ``Host`` header is safe to use here: a browser always sends the host it is talking
+    to, and another site's page cannot change it. Behind a proxy that rewrites ``Host``, name
+    the public origin in ``LESSONS_TRUSTED_ORIGINS``."""
+    own = browser_origin(f"{request.url.scheme}://{request.url.netloc}")
+    return frozenset({own, *(browser_origin(o) for o in settings.trusted_origins)})
+
+
+def refuse_cross_site(service: Service, request: Request) -> None:
+    """403 unless ``origin_ok`` accepts the request's ``Origin`` and ``Sec-Fetch-Site``."""
+    if not service.layers.origin_ok(request.headers.get("origin"),
+                                    request.headers.get("sec-fetch-site"),
+                                    trusted_origins(service.settings, request)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "Cross-site request refused: logging in and writing with the session cookie are "
+            "only allowed from the service's own pages.",
+        )
 
 
 def set_cookie(response: Response, value: str, settings: Settings) -> None:
@@ -184,9 +269,12 @@ CsrfHeader = Annotated[str | None, Header(alias=CSRF_HEADER, include_in_schema=F
 
 
 async def resume(service: Service, request: Request, cookie: str, sent_csrf: str | None) -> Caller:
-    """The caller behind a session cookie, after the CSRF check for writes (403 without the
-    token: the caller is known, the request is not allowed)."""
+    """The caller behind a session cookie, after the two CSRF checks for writes: where the
+    request comes from, and the session's token (403: the caller is known, the request is not
+    allowed)."""
     who = service.layers.session_caller(service, cookie)
+    if request.method.upper() not in SAFE_METHODS:
+        refuse_cross_site(service, request)
     expected = who.session.csrf_token if who.session else None
     if not service.layers.csrf_ok(request.method, expected, sent_csrf):
         raise HTTPException(
@@ -254,9 +342,13 @@ def router(service: Service) -> APIRouter:
 
     @api.post("/login", status_code=status.HTTP_204_NO_CONTENT,
               responses={204: {"description": f"Logged in; the CSRF token is in {CSRF_HEADER}."}})
-    async def login(username: Annotated[str, Form()], password: Annotated[str, Form()],
+    async def login(request: Request, username: Annotated[str, Form()],
+                    password: Annotated[str, Form()],
                     presented: str | None = Depends(cookie_scheme)) -> Response:
-        # No CSRF token here: there is no session yet to hold one.
+        # No CSRF token here: there is no session yet to hold one. Where the request comes
+        # from is all that tells a login from login CSRF (another site's page posting the
+        # attacker's credentials), so that is checked first, before any password work.
+        refuse_cross_site(service, request)
         user = await off_the_event_loop(layers.authenticate, store, service.hasher,
                                         username, password)
         if user is None:
@@ -307,6 +399,7 @@ LAYER = LessonLayer(
         "new_session": new_session,
         "session_valid": session_valid,
         "csrf_ok": csrf_ok,
+        "origin_ok": origin_ok,
         "start_session": start_session,
         "session_caller": caller_from_session,
         "end_session": end_session,
@@ -359,6 +452,12 @@ def valid_forever(session: Session, now: int, settings: Settings) -> bool:
 
 def csrf_unchecked(method: str, expected: str | None, sent: str | None) -> bool:
     """VULNERABLE: no CSRF check; the cookie alone authorises any write."""
+    return True
+
+
+def origin_unchecked(origin: str | None, fetch_site: str | None,
+                     trusted: Collection[str]) -> bool:
+    """VULNERABLE (login CSRF): any page may log a browser in, or write with its cookie."""
     return True
 
 
@@ -419,12 +518,14 @@ NAIVE_LAYER: dict[str, Any] = {
     "end_session": keep_session,
     "session_valid": valid_forever,
     "csrf_ok": csrf_unchecked,
+    "origin_ok": origin_unchecked,
 }
 CLIENT_HELD_LAYER: dict[str, Any] = {
     "start_session": start_client_held_session,
     "session_caller": caller_from_client_cookie,
     "end_session": keep_session,
     "csrf_ok": csrf_unchecked,
+    "origin_ok": origin_unchecked,
 }
 UNCHECKED_LAYER: dict[str, Any] = {**CLIENT_HELD_LAYER,
                                    "session_caller": caller_from_unchecked_cookie}

@@ -30,6 +30,10 @@ class Settings:
     # repr=False: a settings object printed in a notebook or a log never shows the key.
     secret_key: str = field(default="", repr=False)
     cors_origins: tuple[str, ...] = ()
+    # Origins besides the service's own whose pages may log in and write with the session
+    # cookie (lesson 06): a front end on a sibling host, or the public origin when a proxy
+    # rewrites the Host header. Empty: the service's own origin only.
+    trusted_origins: tuple[str, ...] = ()
     # Addresses (or networks) of the TLS-terminating proxies in front of the service, the only
     # peers whose X-Forwarded-Proto/-For are believed (lesson 04). Empty: believe nobody.
     trusted_proxies: tuple[str, ...] = ()

@@ -19,7 +19,6 @@ The shape, shared by every lesson:
 
 from __future__ import annotations
 
-import functools
 import itertools
 import secrets
 import shutil
@@ -97,9 +96,18 @@ CAST: tuple[tuple[str, str], ...] = ((VICTIM, "user"), (LEAVER, "user"), (ATTACK
 _CAST_PASSWORDS = {name: new_password() for name, _ in CAST}
 
 
-@functools.lru_cache(maxsize=64)
+_HASHES: dict[tuple[tuple[Any, ...], str], str] = {}
+
+
 def _hash_for(hasher_key: tuple[Any, ...], hasher: Any, password: str) -> str:
-    return str(hasher.hash(password))
+    """One hash per hasher configuration and password. Keyed by the configuration, not by the
+    hasher object: every app makes its own, and a cache keyed by it never hits."""
+    found = _HASHES.get((hasher_key, password))
+    if found is None:
+        if len(_HASHES) >= 256:
+            _HASHES.clear()  # bounded, as the cast's passwords are few
+        found = _HASHES[(hasher_key, password)] = str(hasher.hash(password))
+    return found
 
 
 def seed(app: FastAPI, *accounts: Account, notes_each: int = 2) -> dict[str, Account]:
