@@ -9,6 +9,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import anyio
@@ -237,12 +238,13 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's /proc")
 def test_on_every_worker_every_token_and_session_ends(tmp_path) -> None:
-    with serve_lesson("--lesson", "6", "--workers", "2") as served:
+    with serve_lesson("--lesson", "6", "--workers", "2") as served, ExitStack() as opened:
         # Keep-alive connections, each served by one worker, until both workers have some.
         connections: list[tuple[http.client.HTTPConnection, int]] = []
         seen: set[int] = set()
         for _ in range(64):
             connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=20)
+            opened.callback(connection.close)
             assert request(connection, "GET", "/health")[0] == 200
             worker = worker_of(connection, served.port)
             assert worker is not None
@@ -291,7 +293,5 @@ def test_on_every_worker_every_token_and_session_ends(tmp_path) -> None:
             assert status == 200
             token = json.loads(body)["access_token"]
             assert request(connection, "GET", "/users/me", headers=bearer(token))[0] == 200, worker
-        for connection, _ in connections:
-            connection.close()
     assert "Traceback" not in served.output
     assert COOKIE in held[0][1]

@@ -319,8 +319,9 @@ def name_reused(scene: Scene) -> AttackResult:
         outcome = ("HTTP 200, the new bob's private note" if read
                    else f"HTTP 200, {len(notes)} notes, none of the new bob's")
     else:
-        detail = response.json().get("detail") if response.content else response.reason_phrase
-        outcome = f"HTTP {response.status_code}: {detail}"
+        body = response.json() if response.headers.get("content-type") == "application/json" else {}
+        detail = body.get("detail") if isinstance(body, dict) else None
+        outcome = f"HTTP {response.status_code}: {detail or response.reason_phrase}"
     return AttackResult(name=name, succeeded=read, evidence=before + outcome)
 
 

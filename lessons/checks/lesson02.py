@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import HTTPException
+from fastapi.testclient import TestClient
 from jose import JOSEError, JWTError, jwt
 
 from lessons import tokens
@@ -29,12 +30,24 @@ from lessons.store import User, new_user_id
 suite = Suite(2, "JWT bearer tokens")
 
 SCOPES = frozenset({"notes:read", "notes:write"})
+# Every registered claim required, as the exercise asks; the wrong answers below change one
+# thing each around it.
+ALL_CLAIMS = {f"require_{claim}": True for claim in tokens.REQUIRED_CLAIMS}
+
+Claims = dict[str, Any]
 
 
-def _scene(trial: Trial, **seams: Any) -> Scene:
-    """The service after lesson 02 with ``seams`` replaced, its cast seeded, in the trial's
-    folder. Use it in a ``with`` block."""
-    return Scene(Variant(2, seams=seams), folder=trial.root)
+def _scene(trial: Trial, variant: Variant | None = None, **seams: Any) -> Scene:
+    """The service after lesson 02 (or ``variant``) with ``seams`` replaced, its cast seeded,
+    in the trial's folder. Use it in a ``with`` block.
+
+    Unlike an attacker's client, this one lets an exception from the service reach the check:
+    a stub's NotImplementedError means "not attempted", and any other error is judged by where
+    it was raised, not turned into a 500 that a check would read as a refusal."""
+    scene = Scene((variant or Variant(2)).with_seams(**seams), folder=trial.root)
+    scene.client.close()
+    scene.client = TestClient(scene.app, base_url="https://testserver")
+    return scene
 
 
 # -- issue_token -----------------------------------------------------------------------------
@@ -71,9 +84,6 @@ def _claims(token: str) -> Claims:
         return read_token(token)[1]
     except ValueError:
         raise Fail("The token's parts are not base64url JSON: make it with jwt.encode.") from None
-
-
-Claims = dict[str, Any]
 
 
 def _why_refused(error: Exception) -> str:
@@ -317,7 +327,7 @@ def _accepts(trial: Trial, service: Any, token: str, what: str) -> Caller:
 @suite.check("caller_works", "caller_from_token: a valid token gives its user, scopes and "
                              "claims; a bad one 401")
 def caller_works(trial: Trial) -> None:
-    with Scene(reference(2), folder=trial.root) as scene:
+    with _scene(trial, reference(2)) as scene:
         token = scene.token(VICTIM)
         caller = _accepts(trial, scene.service, token, "a fresh, valid token of alice")
         alice = scene.store.get_user(VICTIM)
@@ -341,8 +351,6 @@ def decode_without_allow_list(settings: Settings, token: str) -> dict[str, Any]:
     return jwt.decode(token, settings.secret_key, audience=settings.token_audience,
                       issuer=settings.token_issuer, options=ALL_CLAIMS)
 
-
-ALL_CLAIMS = {f"require_{claim}": True for claim in tokens.REQUIRED_CLAIMS}
 
 
 @suite.check("caller_any_decode_error", "caller_from_token: every decode error is a 401, "
@@ -381,7 +389,7 @@ _attack_check(
 @suite.check("caller_subject_is_id", "caller_from_token: sub is an account id; a token "
                                      "naming a user by name is refused")
 def caller_subject_is_id(trial: Trial) -> None:
-    with Scene(reference(2), folder=trial.root) as scene:
+    with _scene(trial, reference(2)) as scene:
         # Signed with the service's key, as a release that put names in sub would have.
         by_name = attacks.service_signed(scene.settings, VICTIM)
         expect(_refused(trial, scene.service, by_name, "A token whose sub is the name alice"),
@@ -393,7 +401,7 @@ def caller_subject_is_id(trial: Trial) -> None:
 
 @suite.check("caller_password_change", "attack fails: a token issued before a password change")
 def caller_password_change(trial: Trial) -> None:
-    with Scene(reference(2), folder=trial.root) as scene:
+    with _scene(trial, reference(2)) as scene:
         service, store = scene.service, scene.store
         alice = store.get_user(VICTIM)
         new = attacks.new_password()
