@@ -65,11 +65,12 @@ def describe(assembly: Assembly) -> str:
             label = key.__name__ if isinstance(key, type) else str(key)
             lines.append(f"  {label:<24} lesson {_lesson(origin.get((part, label)))}  "
                          f"{name_of(thing)}")
+    width = max(16, *(len(seam) for seam in Layers.__dataclass_fields__))
     lines += ["", "Seams (what each route calls, and who filled it):",
-              f"  {'seam':<16} {'lesson':<26} implementation"]
+              f"  {'seam':<{width}} {'lesson':<26} implementation"]
     for seam in Layers.__dataclass_fields__:
         implementation = getattr(assembly.layers, seam)
-        lines.append(f"  {seam:<16} {_lesson(origin.get(('seam', seam))):<26} "
+        lines.append(f"  {seam:<{width}} {_lesson(origin.get(('seam', seam))):<26} "
                      f"{name_of(implementation)}")
     return "\n".join(lines)
 

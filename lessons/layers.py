@@ -64,7 +64,9 @@ class Layers:
     )
     # 01, 02, 06: how the caller proves who they are (a factory of a FastAPI dependency)
     identity: Callable[[Service], IdentityDependency] = _identity_of_lesson_0
-    # 02: bearer tokens
+    # 02: bearer tokens. token_subject is what a token's sub names (the open default, the
+    # username, can be deleted and registered again by someone else; lesson 02's is the id).
+    token_subject: Callable[[User], str] = tokens.username_subject
     issue_token: Callable[[Settings, str, Iterable[str]], str] = tokens.issue_token_naive
     decode_token: Callable[[Settings, str], dict[str, Any]] = tokens.decode_token_naive
     # 02, 06: what POST /auth/logout ends (the token; from lesson 06 also a cookie's session)
@@ -74,6 +76,8 @@ class Layers:
     check_scopes: Callable[[frozenset[str], Sequence[str]], None] = access.allow_any
     find_note: Callable[[Store, str, int], Note | None] = access.any_note
     user_model: type[BaseModel] = schemas.UserRecord
+    # 02, 07: the body of POST /users/me/password (any new password until lesson 07's policy)
+    password_change_model: type[BaseModel] = schemas.PasswordChange
     # 06: cookie sessions. No route uses them before lesson 06; the defaults are the
     # vulnerable client-held design that lesson 06 attacks first.
     new_session: Callable[[Settings], tuple[str, str]] = sessions.new_session_predictable

@@ -7,7 +7,7 @@ Output models list exactly what may leave the service: a password hash has no fi
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lessons.store import Comment, Note, User
 
@@ -23,6 +23,14 @@ class UserRecord(BaseModel):
     email: str | None = None
     password: str
     role: str = "user"
+
+
+class PasswordChange(BaseModel):
+    """``POST /users/me/password`` before lesson 07: any new password the hasher can take
+    (passlib refuses more than 4096 characters; the bound keeps that a 422, not a 500)."""
+
+    current_password: str
+    new_password: str = Field(max_length=4096)
 
 
 class UserOut(BaseModel):

@@ -483,7 +483,8 @@ def _client_held_caller(payload: Any) -> Caller:
     if not isinstance(payload, dict):
         raise no_session("Invalid session")
     username, role = str(payload.get("username", "")), str(payload.get("role", ""))
-    user = User(username=username, email=None, role=role, password_hash="", created_at="")
+    user = User(username=username, email=None, role=role, password_hash="", created_at="",
+                id="")  # no id: the cookie names no account, only a name it believes
     session = Session(id_hash="", username=username, csrf_token="", created_at=0, last_seen=0)
     # The role as the cookie says, believed.
     return Caller(user=user, scopes=ROLE_SCOPES.get(role, frozenset()), method="session",

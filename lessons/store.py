@@ -11,6 +11,7 @@ attack it use it.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 import time
@@ -28,7 +29,11 @@ CREATE TABLE IF NOT EXISTS users (
     email         TEXT,
     role          TEXT NOT NULL DEFAULT 'user',
     password_hash TEXT NOT NULL,
-    created_at    TEXT NOT NULL
+    created_at    TEXT NOT NULL,
+    -- Lesson 02: what a token's sub names (see new_user_id), and the second of the last
+    -- password change (tokens issued in it or before it are refused).
+    id                  TEXT NOT NULL UNIQUE,
+    password_changed_at INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS notes (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,6 +71,12 @@ class User:
     role: str
     password_hash: str
     created_at: str
+    # The account's id: random, never reused, never changed. A token's ``sub`` names it, so a
+    # token stands for one account forever, even once its name is free and taken again.
+    id: str
+    # Unix second of the last password change (0: never): no token issued in it or before it
+    # is accepted any more (lesson 02).
+    password_changed_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,12 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def new_user_id() -> str:
+    """A new account id: 128 random bits as 32 hex digits. Random, so it says nothing about
+    the account and is never made twice; not a secret (every token of the account shows it)."""
+    return secrets.token_hex(16)
+
+
 class Store:
     """Every query the service makes, one method each."""
 
@@ -116,11 +133,28 @@ class Store:
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the database file
         db.executescript(SCHEMA)
+        self._upgrade()
         # The database holds password hashes and session ids: owner-only, like the folder.
         for suffix in ("", "-wal", "-shm"):
             part = path.with_name(path.name + suffix)
             if part.exists():
                 part.chmod(0o600)
+
+    def _upgrade(self) -> None:
+        """Bring a database made by an older release up to SCHEMA: give every account an id
+        (lesson 02). One transaction, so workers starting together upgrade it once."""
+        with self.transaction() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(users)")}
+            if "id" not in columns:
+                # SQLite cannot add a UNIQUE column: fill it, then index it as unique.
+                db.execute("ALTER TABLE users ADD COLUMN id TEXT NOT NULL DEFAULT ''")
+                for (username,) in db.execute("SELECT username FROM users").fetchall():
+                    db.execute("UPDATE users SET id = ? WHERE username = ?",
+                               (new_user_id(), username))
+                db.execute("CREATE UNIQUE INDEX users_by_id ON users(id)")
+            if "password_changed_at" not in columns:
+                db.execute("ALTER TABLE users ADD COLUMN password_changed_at INTEGER NOT NULL"
+                           " DEFAULT 0")
 
     # -- connections -------------------------------------------------------------------------
 
@@ -177,13 +211,14 @@ class Store:
 
     def add_user(self, username: str, password_hash: str, role: str = "user",
                  email: str | None = None) -> User:
-        user = User(username, email, role, password_hash, utc_now())
+        user = User(username, email, role, password_hash, utc_now(), id=new_user_id())
         try:
             with self.transaction() as db:
                 db.execute(
-                    "INSERT INTO users (username, email, role, password_hash, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (user.username, user.email, user.role, user.password_hash, user.created_at),
+                    "INSERT INTO users (username, email, role, password_hash, created_at, id)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (user.username, user.email, user.role, user.password_hash, user.created_at,
+                     user.id),
                 )
         except sqlite3.IntegrityError:
             raise DuplicateUser(username) from None
@@ -191,6 +226,10 @@ class Store:
 
     def get_user(self, username: str) -> User | None:
         rows = self.query("SELECT * FROM users WHERE username = ?", (username,))
+        return User(**rows[0]) if rows else None
+
+    def get_user_by_id(self, user_id: str) -> User | None:
+        rows = self.query("SELECT * FROM users WHERE id = ?", (user_id,))
         return User(**rows[0]) if rows else None
 
     def list_users(self) -> list[User]:
@@ -205,6 +244,26 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                        (password_hash, username))
+
+    def change_password(self, user_id: str, verified_hash: str, new_hash: str,
+                        changed_at: int) -> bool:
+        """Replace the password whose hash was ``verified_hash`` and end everything the old
+        one opened, in one transaction: the user's sessions are deleted, and
+        ``password_changed_at`` makes every token issued up to ``changed_at`` invalid.
+
+        False (and nothing changed) when the account is gone or its password is no longer
+        ``verified_hash``: another change came first, so the current password that was
+        checked is not current any more."""
+        with self.transaction() as db:
+            changed = db.execute(
+                "UPDATE users SET password_hash = ?,"
+                " password_changed_at = MAX(password_changed_at, ?)"
+                " WHERE id = ? AND password_hash = ?",
+                (new_hash, changed_at, user_id, verified_hash)).rowcount > 0
+            if changed:
+                db.execute("DELETE FROM sessions WHERE username ="
+                           " (SELECT username FROM users WHERE id = ?)", (user_id,))
+        return changed
 
     # -- notes -------------------------------------------------------------------------------
 

@@ -105,6 +105,16 @@ class CommentIn(BaseModel):
     body: CommentBody
 
 
+class PasswordChange(BaseModel):
+    """``POST /users/me/password``: the new password meets the same policy as at registration
+    (ASVS 6.2.4); the current one is only compared, so it has no rule beyond being a string."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str
+    new_password: Password
+
+
 # For the command line: the same rules, outside any model.
 USERNAME_RULE: TypeAdapter[str] = TypeAdapter(Username)
 PASSWORD_RULE: TypeAdapter[str] = TypeAdapter(Password)
@@ -120,6 +130,7 @@ def limit_body(app: ASGIApp, service: Service) -> ASGIApp:
 LAYER = LessonLayer(
     seams={
         "user_model": UserCreate,
+        "password_change_model": PasswordChange,
         "note_model": NoteIn,
         "comment_model": CommentIn,
         "search_notes": Store.search_notes,  # parameterized; see lessons/store.py

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 import stat
 import threading
 from pathlib import Path
 
 import pytest
 
-from lessons.store import DuplicateUser, Store
+from lessons.store import DuplicateUser, Session, Store
 
 
 @pytest.fixture
@@ -106,3 +107,55 @@ def test_connections_of_ended_threads_are_closed(store: Store) -> None:
         thread.join()
     store.list_users()  # this thread's connection sweeps the ended ones
     assert len(store._open) <= 2
+
+
+def test_every_account_gets_its_own_random_id(store: Store) -> None:
+    alice, bob = store.add_user("alice", "h"), store.add_user("bob", "h")
+    assert alice.id != bob.id and len(alice.id) == 32
+    assert store.get_user_by_id(alice.id) == store.get_user("alice") == alice
+    store.delete_user("bob")
+    again = store.add_user("bob", "h")
+    assert again.id != bob.id and store.get_user_by_id(bob.id) is None
+
+
+OLD_USERS = """CREATE TABLE users (username TEXT PRIMARY KEY, email TEXT,
+    role TEXT NOT NULL DEFAULT 'user', password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+INSERT INTO users VALUES ('alice', NULL, 'user', 'h', '2026-01-01T00:00:00Z');
+INSERT INTO users VALUES ('bob', NULL, 'user', 'h', '2026-01-01T00:00:00Z');"""
+
+
+def test_a_database_from_before_account_ids_is_given_them(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "notes.db"
+    path.parent.mkdir(mode=0o700)
+    old = sqlite3.connect(path)
+    old.executescript(OLD_USERS)
+    old.close()
+    store = Store(path)
+    try:
+        alice, bob = store.get_user("alice"), store.get_user("bob")
+        assert alice.id != bob.id and len(alice.id) == 32 and alice.password_changed_at == 0
+        with pytest.raises(sqlite3.IntegrityError):  # the ids are unique, as in a new database
+            with store.transaction() as db:
+                db.execute("UPDATE users SET id = ? WHERE username = 'bob'", (alice.id,))
+    finally:
+        store.close()
+    again = Store(path)  # opening it again changes nothing
+    try:
+        assert again.get_user("alice") == alice
+    finally:
+        again.close()
+
+
+def test_a_password_change_is_a_compare_and_set_that_ends_the_sessions(store: Store) -> None:
+    alice = store.add_user("alice", "old")
+    store.add_session(Session("s1", "alice", "csrf", 1, 1))
+    assert store.change_password(alice.id, "old", "new", changed_at=100)
+    assert store.get_session("s1") is None
+    changed = store.get_user_by_id(alice.id)
+    assert (changed.password_hash, changed.password_changed_at) == ("new", 100)
+    # A second change that verified the old password lost the race: nothing happens.
+    assert not store.change_password(alice.id, "old", "other", changed_at=101)
+    assert store.get_user_by_id(alice.id).password_hash == "new"
+    # The time of the last change never goes back (a clock set back, say).
+    assert store.change_password(alice.id, "new", "newer", changed_at=50)
+    assert store.get_user_by_id(alice.id).password_changed_at == 100

@@ -1,7 +1,8 @@
 """Lesson 02: forged, replayed and leftover bearer tokens.
 
-Every attack sends one real request (``GET /users/me`` with ``Authorization: Bearer ...``) and
-succeeds when the service answers 200 as someone the token should not make the caller:
+Every attack sends real requests (``GET /users/me`` or ``GET /notes`` with
+``Authorization: Bearer ...``) and succeeds when the service answers as someone the token
+should not make the caller:
 
 - **forged by the attacker**, who knows no key: ``alg: none``, a tampered payload kept with
   its old signature, a signature made with another key, and a key cracked offline from a
@@ -12,8 +13,13 @@ succeeds when the service answers 200 as someone the token should not make the c
   another issuer (ASVS 9.1.2, 9.2.1, 9.2.3). An attacker cannot make these; they turn up in
   old logs, from an older release, or from another service that shares the key, so the
   scene signs them with the service's key and the attack replays them;
-- **left over**: a token still used after its owner logged out (ASVS 7.4.1), and a token of
-  an account that was deleted (ASVS 7.4.2).
+- **left over**: a token still used after its owner logged out (ASVS 7.4.1), after the
+  account was deleted (7.4.2), after its name was registered again by someone else (10.3.3),
+  and after its owner changed the password (7.4.1, 7.4.3).
+
+A forged token must name its victim the way the service does: by name in the naive service,
+by account id in the reference. An id is no secret (every token of the account shows it), so
+the attacks are given it: only the signature and the claims checks may stop them.
 
 Tokens are built by hand here (base64url, JSON and HMAC from the standard library), so that
 what a JWT is stays visible: ``header.claims.signature``, the first two only encoded, not
@@ -28,28 +34,26 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import httpx2
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from lessons import tokens
-from lessons.attacks import Account, AttackResult, new_password, seed
+from lessons.attacks import (
+    ATTACKER,
+    LEAVER,
+    VICTIM,
+    Attack,
+    AttackResult,
+    Scene,
+    SceneError,
+    Variant,
+    new_password,
+)
 from lessons.settings import Settings
-
-ATTACKER, VICTIM, LEAVER = "mallory", "alice", "bob"
-
-# The layer of "The attack": tokens made and read the way many tutorials do it.
-NAIVE_LAYER: dict[str, Any] = {
-    "issue_token": tokens.issue_token_naive,
-    "decode_token": tokens.decode_token_naive,
-    "identity": tokens.bearer_identity_naive,
-}
 
 DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
@@ -93,50 +97,12 @@ def hs256(claims: Claims, key: str) -> str:
     return sign({"alg": "HS256", "typ": "JWT"}, claims, key)
 
 
-# -- the scene: a service with three accounts ------------------------------------------------
-
-
-class SceneError(RuntimeError):
-    """The scene could not be set up (say, logging in failed): no verdict on the attack."""
-
-
-@dataclass
-class Scene:
-    """A service to attack, with alice (the victim), mallory (the attacker, with an ordinary
-    account of her own) and bob (whose account will be deleted)."""
-
-    app: FastAPI
-    client: TestClient
-    accounts: dict[str, Account]
-
-    @property
-    def settings(self) -> Settings:
-        return self.app.state.service.settings
-
-    def login(self, username: str) -> str:
-        """A real token from ``POST /auth/token`` (the OAuth2 password form)."""
-        account = self.accounts[username]
-        response = self.client.post(
-            "/auth/token", data={"username": account.username, "password": account.password})
-        if response.status_code != 200:
-            raise SceneError(f"{username} could not log in: POST /auth/token answered "
-                             f"{response.status_code} {response.text[:120]}")
-        return str(response.json()["access_token"])
-
-    def me(self, token: str) -> httpx2.Response:
-        return self.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
-
-    def service_signed(self, username: str = VICTIM, alg: str = "HS256",
-                       **changes: Any) -> str:
-        """A token signed with this service's own key: part of the scene, not of the attack."""
-        return service_signed(self.settings, username, alg, **changes)
-
-
-def service_claims(settings: Settings, username: str = VICTIM, **changes: Any) -> Claims:
-    """Claims such as the service itself issues, with ``changes`` (None removes a claim)."""
+def service_claims(settings: Settings, subject: str, **changes: Any) -> Claims:
+    """Claims such as the service itself issues for ``subject``, with ``changes`` (None
+    removes a claim)."""
     now = int(time.time())
     claims: Claims = {
-        "sub": username, "iat": now, "nbf": now, "exp": now + settings.token_minutes * 60,
+        "sub": subject, "iat": now, "nbf": now, "exp": now + settings.token_minutes * 60,
         "iss": settings.token_issuer, "aud": settings.token_audience,
         "jti": secrets.token_urlsafe(16), "scope": "notes:read notes:write",
     }
@@ -144,23 +110,44 @@ def service_claims(settings: Settings, username: str = VICTIM, **changes: Any) -
     return {name: value for name, value in claims.items() if value is not None}
 
 
-def service_signed(settings: Settings, username: str = VICTIM, alg: str = "HS256",
+def service_signed(settings: Settings, subject: str, alg: str = "HS256",
                    **changes: Any) -> str:
-    """A token signed with the service's key, with ``changes`` to its claims."""
-    return sign({"alg": alg, "typ": "JWT"}, service_claims(settings, username, **changes),
+    """A token for ``subject`` signed with the service's key, with ``changes`` to its claims."""
+    return sign({"alg": alg, "typ": "JWT"}, service_claims(settings, subject, **changes),
                 settings.secret_key)
 
 
-def stage(app: FastAPI) -> Scene:
-    """Seed alice, mallory and bob (random passwords, properly hashed) into ``app``."""
-    people = seed(app, *(Account(name, new_password()) for name in (VICTIM, ATTACKER, LEAVER)),
-                  notes_each=0)
-    return Scene(app=app, client=TestClient(app), accounts=people)
+# -- the scene, as these attacks use it ------------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def me(scene: Scene, token: str) -> httpx2.Response:
+    return scene.client.get("/users/me", headers=bearer(token))
+
+
+def subject(scene: Scene, username: str) -> str:
+    """What the scene's service writes into ``sub`` for this account: its name in the naive
+    service, its id in the reference."""
+    user = scene.store.get_user(username)
+    if user is None:
+        raise SceneError(f"{username} has no account in this scene")
+    return str(scene.service.layers.token_subject(user))
+
+
+def signed_for(scene: Scene, username: str = VICTIM, alg: str = "HS256",
+               **changes: Any) -> str:
+    """A token for ``username`` signed with the scene's key: part of the scene, not of the
+    attack."""
+    return service_signed(scene.settings, subject(scene, username), alg, **changes)
 
 
 def judge(name: str, response: httpx2.Response, as_user: str, before: str = "") -> AttackResult:
     """The attack succeeded if the service answered 200 as ``as_user``."""
     body = response.json() if response.headers.get("content-type") == "application/json" else {}
+    body = body if isinstance(body, dict) else {}
     succeeded = response.status_code == 200 and body.get("username") == as_user
     if response.status_code == 200:
         outcome = f"HTTP 200, signed in as {body.get('username')}"
@@ -174,24 +161,27 @@ def judge(name: str, response: httpx2.Response, as_user: str, before: str = "") 
 
 def alg_none(scene: Scene) -> AttackResult:
     """Take your own token, name alice in it, say ``alg: none`` and send no signature."""
-    _, claims = read_token(scene.login(ATTACKER))
-    forged = sign({"alg": "none", "typ": "JWT"}, {**claims, "sub": VICTIM}, key=None)
-    return judge("alg: none, an unsigned token naming alice", scene.me(forged), VICTIM)
+    _, claims = read_token(scene.token(ATTACKER))
+    forged = sign({"alg": "none", "typ": "JWT"}, {**claims, "sub": subject(scene, VICTIM)},
+                  key=None)
+    return judge("alg: none, an unsigned token naming alice", me(scene, forged), VICTIM)
 
 
 def tampered(scene: Scene) -> AttackResult:
     """Change ``sub`` in your own token and keep its header and signature as they were."""
-    header, claims, signature = scene.login(ATTACKER).split(".")
-    changed = json.loads(unb64url(claims)) | {"sub": VICTIM}
+    header, claims, signature = scene.token(ATTACKER).split(".")
+    changed = json.loads(unb64url(claims)) | {"sub": subject(scene, VICTIM)}
     forged = f"{header}.{b64url(json.dumps(changed).encode())}.{signature}"
-    return judge("tampered claims, sub changed to alice, old signature", scene.me(forged), VICTIM)
+    return judge("tampered claims, sub changed to alice, old signature", me(scene, forged),
+                 VICTIM)
 
 
 def other_key(scene: Scene) -> AttackResult:
     """Sign a token naming alice with a key of your own: a perfect HS256 token, wrong key."""
-    _, claims = read_token(scene.login(ATTACKER))
-    forged = hs256({**claims, "sub": VICTIM}, secrets.token_urlsafe(32))
-    return judge("a token naming alice, signed with the attacker's key", scene.me(forged), VICTIM)
+    _, claims = read_token(scene.token(ATTACKER))
+    forged = hs256({**claims, "sub": subject(scene, VICTIM)}, secrets.token_urlsafe(32))
+    return judge("a token naming alice, signed with the attacker's key", me(scene, forged),
+                 VICTIM)
 
 
 @cache
@@ -202,13 +192,10 @@ def weak_secrets() -> tuple[str, ...]:
                  if line.strip() and not line.startswith("#"))
 
 
-def with_weak_secret(settings: Settings) -> Settings:
-    """VULNERABLE: ``settings`` signing with a word from the weak list, chosen at random.
-
-    ``Settings.from_env`` refuses a key shorter than 32 characters; ``replace`` skips that
-    check, as a key hard-coded in source would.
-    """
-    return settings.replace(secret_key=secrets.choice(weak_secrets()))
+def long_weak_secret() -> str:
+    """A placeholder from the list that is long enough for ``Settings`` (32 characters or
+    more): length is not randomness, and a published value is in every attacker's list."""
+    return next(word for word in weak_secrets() if len(word) >= 32)
 
 
 def crack(token: str, words: Sequence[str]) -> str | None:
@@ -230,15 +217,16 @@ def weak_secret(scene: Scene, words: Sequence[str] | None = None) -> AttackResul
     """Crack the key from your own token with a word list, then sign a token naming alice."""
     words = weak_secrets() if words is None else words
     name = "a token naming alice, signed with a key cracked from a word list"
-    token = scene.login(ATTACKER)
+    token = scene.token(ATTACKER)
     key = crack(token, words)
     if key is None:
         return AttackResult(name, False, f"none of the {len(words)} words in the list signs "
                                          "the service's tokens")
     header, claims = read_token(token)
-    changes = {"sub": VICTIM} | ({"jti": secrets.token_urlsafe(16)} if "jti" in claims else {})
+    changes = ({"sub": subject(scene, VICTIM)}
+               | ({"jti": secrets.token_urlsafe(16)} if "jti" in claims else {}))
     forged = sign(header, claims | changes, key)
-    return judge(name, scene.me(forged), VICTIM,
+    return judge(name, me(scene, forged), VICTIM,
                  before=f"the key is one of the {len(words)} words in the list; forged token: ")
 
 
@@ -248,44 +236,44 @@ def weak_secret(scene: Scene, words: Sequence[str] | None = None) -> AttackResul
 def other_algorithm(scene: Scene) -> AttackResult:
     """A token for alice in HS512, made with the right key: the service chose HS256."""
     return judge("HS512 (not the service's algorithm), right key",
-                 scene.me(scene.service_signed(alg="HS512")), VICTIM)
+                 me(scene, signed_for(scene, alg="HS512")), VICTIM)
 
 
 def expired(scene: Scene) -> AttackResult:
     """alice's token from an hour ago, found in a log."""
     now = int(time.time())
-    token = scene.service_signed(iat=now - 3600, nbf=now - 3600, exp=now - 2700)
-    return judge("expired 45 minutes ago", scene.me(token), VICTIM)
+    token = signed_for(scene, iat=now - 3600, nbf=now - 3600, exp=now - 2700)
+    return judge("expired 45 minutes ago", me(scene, token), VICTIM)
 
 
 def not_yet_valid(scene: Scene) -> AttackResult:
     """A token for alice that only becomes valid in an hour."""
     now = int(time.time())
-    token = scene.service_signed(iat=now, nbf=now + 3600, exp=now + 4500)
-    return judge("not valid before an hour from now", scene.me(token), VICTIM)
+    token = signed_for(scene, iat=now, nbf=now + 3600, exp=now + 4500)
+    return judge("not valid before an hour from now", me(scene, token), VICTIM)
 
 
 def no_expiry(scene: Scene) -> AttackResult:
     """A token for alice with no ``exp``, as an older release issued them: valid forever."""
-    return judge("no exp: never expires", scene.me(scene.service_signed(exp=None)), VICTIM)
+    return judge("no exp: never expires", me(scene, signed_for(scene, exp=None)), VICTIM)
 
 
 def no_audience(scene: Scene) -> AttackResult:
     """A token for alice that names no audience at all."""
     return judge("no aud: meant for no service in particular",
-                 scene.me(scene.service_signed(aud=None)), VICTIM)
+                 me(scene, signed_for(scene, aud=None)), VICTIM)
 
 
 def wrong_audience(scene: Scene) -> AttackResult:
     """alice's token for another API of the same issuer, replayed here."""
     return judge("aud is another API (billing-api)",
-                 scene.me(scene.service_signed(aud="billing-api")), VICTIM)
+                 me(scene, signed_for(scene, aud="billing-api")), VICTIM)
 
 
 def wrong_issuer(scene: Scene) -> AttackResult:
     """A token for alice from another issuer that shares the key (say, a staging system)."""
     return judge("iss is another issuer (staging-issuer)",
-                 scene.me(scene.service_signed(iss="staging-issuer")), VICTIM)
+                 me(scene, signed_for(scene, iss="staging-issuer")), VICTIM)
 
 
 # -- left over -------------------------------------------------------------------------------
@@ -293,41 +281,115 @@ def wrong_issuer(scene: Scene) -> AttackResult:
 
 def revoked(scene: Scene) -> AttackResult:
     """mallory logs out; whoever copied her token (a shared computer, a log) still uses it."""
-    token = scene.login(ATTACKER)
-    auth = {"Authorization": f"Bearer {token}"}
-    logout = scene.client.post("/auth/logout", headers=auth)
-    return judge("the same token after logging out", scene.me(token), ATTACKER,
+    token = scene.token(ATTACKER)
+    logout = scene.client.post("/auth/logout", headers=bearer(token))
+    return judge("the same token after logging out", me(scene, token), ATTACKER,
                  before=f"logout answered {logout.status_code}; then ")
 
 
 def deleted_user(scene: Scene) -> AttackResult:
-    """bob's account is deleted (he left); the token he had keeps working?"""
-    token = scene.login(LEAVER)
-    scene.app.state.service.store.delete_user(LEAVER)
-    return judge("a token of bob, whose account was deleted", scene.me(token), LEAVER)
+    """bob uses his token, then his account is deleted (he left); the token keeps working?"""
+    token = scene.token(LEAVER)
+    before = me(scene, token)
+    if before.status_code != 200:
+        raise SceneError(f"bob's fresh token did not work: GET /users/me answered "
+                         f"{before.status_code}")
+    scene.store.delete_user(LEAVER)
+    return judge("a token of bob, whose account was deleted", me(scene, token), LEAVER)
 
 
-Attack = Callable[[Scene], AttackResult]
+def name_reused(scene: Scene) -> AttackResult:
+    """bob's account is deleted, and someone else registers the free name "bob" and writes a
+    private note. Whoever holds bob's old token asks for "bob's" notes."""
+    name = "bob's old token, after someone else registered the name bob"
+    token = scene.token(LEAVER)
+    scene.store.delete_user(LEAVER)
+    registered = scene.client.post("/users", json={
+        "username": LEAVER, "email": "the.new.bob@example.org", "password": new_password()})
+    if registered.status_code != 201:
+        raise SceneError(f"the new bob could not register: POST /users answered "
+                         f"{registered.status_code} {registered.text[:120]}")
+    secret = scene.store.add_note(LEAVER, "the new bob's note", "Only the new bob may read this.")
+    response = scene.client.get("/notes", headers=bearer(token))
+    notes = response.json() if response.status_code == 200 else []
+    read = isinstance(notes, list) and any(
+        isinstance(note, dict) and note.get("body") == secret.body for note in notes)
+    before = "bob deleted, the name registered again (201); the old token: "
+    if response.status_code == 200:
+        outcome = ("HTTP 200, the new bob's private note" if read
+                   else f"HTTP 200, {len(notes)} notes, none of the new bob's")
+    else:
+        body = response.json() if response.headers.get("content-type") == "application/json" else {}
+        detail = body.get("detail") if isinstance(body, dict) else None
+        outcome = f"HTTP {response.status_code}: {detail or response.reason_phrase}"
+    return AttackResult(name=name, succeeded=read, evidence=before + outcome)
 
-FORGED: tuple[Attack, ...] = (alg_none, tampered, other_key)
-SERVICE_SIGNED: tuple[Attack, ...] = (other_algorithm, expired, not_yet_valid, no_expiry,
-                                      no_audience, wrong_audience, wrong_issuer)
-LEFT_OVER: tuple[Attack, ...] = (revoked, deleted_user)
-# Every attack on one service; deleted_user last, since it removes an account. The weak
-# secret needs a service with a weak key, so it is run on its own.
+
+def password_changed(scene: Scene) -> AttackResult:
+    """mallory has a copy of alice's token (a shared computer, a log). alice suspects it and
+    changes her password; the copy keeps working?"""
+    copied = scene.token(VICTIM)
+    alice = scene.accounts[VICTIM]
+    change = scene.client.post(
+        "/users/me/password", headers=bearer(scene.token(VICTIM)),
+        json={"current_password": alice.password, "new_password": new_password()})
+    if change.status_code != 204:
+        raise SceneError(f"alice could not change her password: POST /users/me/password "
+                         f"answered {change.status_code} {change.text[:120]}")
+    return judge("alice's copied token, after she changed her password", me(scene, copied),
+                 VICTIM, before="alice changed her password (204); the copy: ")
+
+
+# -- the lesson's attacks, and the services they succeed against ----------------------------
+
+# The layer of "The attack": tokens made and read the way many tutorials do it, naming the
+# account by its username.
+NAIVE_LAYER: dict[str, Any] = {
+    "token_subject": tokens.username_subject,
+    "issue_token": tokens.issue_token_naive,
+    "decode_token": tokens.decode_token_naive,
+    "identity": tokens.bearer_identity_naive,
+}
+NAIVE = Variant(2, seams=NAIVE_LAYER, label="tokens as many tutorials make them")
+# This lesson's reference before issue 11: sub was the username, looked up by name, and a
+# password change (there was none to make; an operator's reset did the same) ended nothing.
+PREVIOUS = Variant(2, seams={"token_subject": tokens.username_subject,
+                             "identity": tokens.identity_from(tokens.caller_from_token_by_name)},
+                   label="lesson 02's reference before issue 11")
+# The reference, signing with a long placeholder key that Settings accepts (32 characters or
+# more) but that is in the list of weak secrets.
+WEAK_KEY = Variant(2, settings={"secret_key": long_weak_secret()},
+                   label="a published placeholder as the key")
+
+
+def _naive(id: str, title: str, run: Any) -> Attack:
+    return Attack(id, title, run, NAIVE, fixed_in=2)
+
+
+FORGED: tuple[Attack, ...] = (
+    _naive("alg_none", "an unsigned token (alg: none) naming alice", alg_none),
+    _naive("tampered", "mallory's own token with sub changed to alice, old signature",
+           tampered),
+    _naive("other_key", "a token naming alice, signed with mallory's own key", other_key),
+    Attack("weak_secret", "a token naming alice, signed with a key cracked from a word list",
+           weak_secret, WEAK_KEY, fixed_in=2),
+)
+SERVICE_SIGNED: tuple[Attack, ...] = (
+    _naive("other_algorithm", "alice's token in HS512, not the service's HS256",
+           other_algorithm),
+    _naive("expired", "alice's token that expired 45 minutes ago", expired),
+    _naive("not_yet_valid", "alice's token that is valid only an hour from now", not_yet_valid),
+    _naive("no_expiry", "alice's token with no exp", no_expiry),
+    _naive("no_audience", "alice's token with no aud", no_audience),
+    _naive("wrong_audience", "alice's token for another API (aud billing-api)", wrong_audience),
+    _naive("wrong_issuer", "alice's token from another issuer", wrong_issuer),
+)
+LEFT_OVER: tuple[Attack, ...] = (
+    _naive("revoked", "mallory's token after she logged out", revoked),
+    _naive("deleted_user", "bob's token after his account was deleted", deleted_user),
+    Attack("name_reused", "bob's old token, after someone else registered the name bob",
+           name_reused, PREVIOUS, fixed_in=2),
+    Attack("password_changed", "alice's copied token, after she changed her password",
+           password_changed, PREVIOUS, fixed_in=2),
+)
 ATTACKS: tuple[Attack, ...] = FORGED + SERVICE_SIGNED + LEFT_OVER
-
-
-def run_all(app: FastAPI, attacks: Sequence[Attack] = ATTACKS) -> list[AttackResult]:
-    """Stage ``app`` and run ``attacks`` on it, in order."""
-    scene = stage(app)
-    return [attack(scene) for attack in attacks]
-
-
-def table(results: Sequence[AttackResult]) -> str:
-    """One line per attack: whether it succeeded, what it was, what the service answered."""
-    width = max(len(r.name) for r in results)
-    return "\n".join(
-        f"{'SUCCEEDED' if r.succeeded else 'failed':9}  {r.name.ljust(width)}  {r.evidence}"
-        for r in results
-    )
