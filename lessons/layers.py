@@ -71,7 +71,7 @@ class Layers:
     logout: Callable[[Service, Caller, Response], None] = tokens.logout
     # 03: authorization
     grant_scopes: Callable[[str, Iterable[str]], frozenset[str]] = access.grant_requested
-    check_scopes: Callable[[frozenset[str], Sequence[str]], None] = access.allow_any
+    check_scopes: Callable[[str, frozenset[str], Sequence[str]], None] = access.allow_any
     find_note: Callable[[Store, str, int], Note | None] = access.any_note
     user_model: type[BaseModel] = schemas.UserRecord
     # 06: cookie sessions. No route uses them before lesson 06; the defaults are the

@@ -206,6 +206,12 @@ class Store:
             db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                        (password_hash, username))
 
+    def set_role(self, username: str, role: str) -> bool:
+        """Change a user's role (an operator's decision); False when there is no such user."""
+        with self.transaction() as db:
+            return db.execute("UPDATE users SET role = ? WHERE username = ?",
+                              (role, username)).rowcount > 0
+
     # -- notes -------------------------------------------------------------------------------
 
     def add_note(self, owner: str, title: str, body: str) -> Note:
