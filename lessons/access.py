@@ -6,6 +6,9 @@ Authentication says who is calling; this layer decides what they may do
 - A role is what the account *is* (``user``, ``admin``); a scope is what one token *may do*
   (``notes:read``, ``notes:write``, ``users:admin``). A token gets only the scopes its
   owner's role allows, however many it asks for.
+- On every request, the scopes that count are the token's scopes that the caller's *current*
+  role still allows: the role is read from the database each time, so an admin who is demoted
+  loses ``users:admin`` at once, whatever her token says.
 - A missing scope is 403 (the caller is known but not allowed); a bad token stays 401.
 - Another user's note answers 404, exactly like a note that does not exist, so note ids
   cannot be probed to learn what exists.
@@ -14,14 +17,11 @@ Authentication says who is calling; this layer decides what they may do
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 
-from fastapi import Depends, HTTPException, status
+from fastapi import HTTPException, status
 from pydantic import BaseModel, ConfigDict
 
-from lessons.context import Service
-from lessons.identity import Caller, IdentityDependency
 from lessons.store import Note, Store
 from lessons.wiring import LessonLayer
 
@@ -51,13 +51,17 @@ def grant_scopes(role: str, requested: Iterable[str]) -> frozenset[str]:
     return allowed & wanted if wanted else allowed
 
 
-def check_scopes(granted: frozenset[str], required: Sequence[str]) -> None:
-    """Raise 403 unless every required scope was granted.
+def check_scopes(role: str, granted: frozenset[str], required: Sequence[str]) -> None:
+    """Raise 403 unless the scopes that count hold every required one: those the token was
+    granted that the caller's role, as it is now, still allows.
 
     The challenge follows RFC 6750, section 3.1: ``insufficient_scope`` with the scopes needed,
     so a client knows which token to ask for.
     """
-    missing = [scope for scope in required if scope not in granted]
+    # The token bounds what this request may do; the role, read from the database on every
+    # request, bounds the token: a demotion takes effect at once, not when the token expires.
+    counted = granted & ROLE_SCOPES.get(role, frozenset())
+    missing = [scope for scope in required if scope not in counted]
     if missing:
         challenge = f'Bearer error="insufficient_scope", scope="{" ".join(required)}"'
         raise HTTPException(
@@ -83,8 +87,9 @@ class UserCreate(BaseModel):
     password: str
 
 
-# -- vulnerable: the open service's stand-ins for these seams (lessons 00-02), and two ----------
-# -- tempting mistakes that lesson 03 attacks (a 403 owner check, roles used as scopes) ------
+# -- vulnerable: the open service's stand-ins for these seams (lessons 00-02), and three --------
+# -- tempting mistakes that lesson 03 attacks (a 403 owner check, scopes that ignore the -----
+# -- role, roles used as scopes) ----------------------------------------------------------------
 
 
 def grant_requested(role: str, requested: Iterable[str]) -> frozenset[str]:
@@ -93,8 +98,35 @@ def grant_requested(role: str, requested: Iterable[str]) -> frozenset[str]:
     return wanted if wanted else ROLE_SCOPES.get(role, frozenset())
 
 
-def allow_any(granted: frozenset[str], required: Sequence[str]) -> None:
+def allow_any(role: str, granted: frozenset[str], required: Sequence[str]) -> None:
     """VULNERABLE: no authorization at all; any authenticated caller may do anything."""
+
+
+def check_token_scopes(role: str, granted: frozenset[str], required: Sequence[str]) -> None:
+    """VULNERABLE, a check that looks complete: the token's scopes alone decide.
+
+    Right in every other way (403, every required scope), but it never looks at the role. An
+    admin demoted in the database keeps ``users:admin`` for as long as the token she already
+    holds is valid.
+    """
+    _refuse_missing(granted, required)
+
+
+def role_as_scopes(role: str, granted: frozenset[str], required: Sequence[str]) -> None:
+    """VULNERABLE, for the errata: roles and scopes mixed up. The caller's permissions are
+    taken from their role on every request, whatever scopes their token was granted.
+
+    A token that an admin asked for with ``notes:read`` only (for a backup script, say) can
+    still delete users, so no token can ever be narrowed to less than its owner's role.
+    """
+    _refuse_missing(ROLE_SCOPES.get(role, frozenset()), required)
+
+
+def _refuse_missing(counted: frozenset[str], required: Sequence[str]) -> None:
+    missing = [scope for scope in required if scope not in counted]
+    if missing:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail=f"This needs the scope {' '.join(missing)}.")
 
 
 def any_note(store: Store, username: str, note_id: int) -> Note | None:
@@ -109,26 +141,6 @@ def owned_note_or_403(store: Store, username: str, note_id: int) -> Note | None:
     if note is not None and note.owner != username:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "This note is not yours.")
     return note
-
-
-def role_as_scopes(service: Service) -> IdentityDependency:
-    """VULNERABLE, for the errata: roles and scopes mixed up. The caller's permissions are
-    taken from their role on every request, whatever scopes their token was granted.
-
-    Used as the ``identity`` seam on top of lesson 02's bearer tokens: a token that an admin
-    asked for with ``notes:read`` only (for a backup script, say) can still delete users,
-    so no token can ever be narrowed to less than its owner's role.
-    """
-    # Imported here, not at the top: lessons.tokens itself imports this module.
-    from lessons.tokens import bearer_identity
-
-    verified = bearer_identity(service)
-
-    # A default, not Annotated: postponed annotations cannot see the local name `verified`.
-    async def caller(who: Caller = Depends(verified)) -> Caller:  # noqa: B008
-        return dataclasses.replace(who, scopes=ROLE_SCOPES.get(who.user.role, frozenset()))
-
-    return caller
 
 
 LAYER = LessonLayer(seams={

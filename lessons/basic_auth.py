@@ -5,12 +5,17 @@ What the layer guarantees (OWASP ASVS 5.0 V6, API2:2023 Broken Authentication):
 - passwords are stored as Argon2id hashes (``passwords.argon2_hasher``), never as text;
 - an unknown user and a wrong password get the same status, body and cost, because an unknown
   user is verified against a dummy hash;
+- a password longer than ``passwords.LONGEST_PASSWORD`` (128 characters) is a failed login
+  like any other, at the same cost: never handed whole to the hasher, whose own limit (4,096
+  characters in passlib) would otherwise end the request in a 500;
 - credentials are decoded as UTF-8 (RFC 7617) and compared as bytes, so non-ASCII input can
   never raise inside a comparison and turn into a 500 (passlib encodes the password as UTF-8,
   and libargon2 compares the derived keys in constant time; ``same_text`` does the same for
   two plain values);
 - every 401 carries ``WWW-Authenticate: Basic`` so that clients know how to authenticate;
-- the hash runs in a worker thread, never on the event loop.
+- the hash runs in a worker thread, never on the event loop;
+- from lesson 08 on, a failed login is an audit event (``login.failure``) naming the attempted
+  username, neutralised by the ``audit`` seam, as the token and session logins do.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, named, unauthorized
 from lessons.passwords import (
+    LONGEST_PASSWORD,
     PasswordHasher,
     PlainTextPasswords,
     argon2_hasher,
@@ -68,11 +74,29 @@ def dummy_hash_for(hasher: PasswordHasher) -> str:
 
 def authenticate(store: Store, hasher: PasswordHasher, username: str, password: str) -> User | None:
     """The user these credentials belong to, or ``None``: the same answer, at the same cost,
-    for an unknown username and for a wrong password."""
+    for an unknown username, a wrong password and a password too long to be anyone's."""
+    user = store.get_user(username)
+    if user is None or len(password) > LONGEST_PASSWORD:
+        # Pay for one verification anyway, so the time taken does not reveal that the username
+        # does not exist (user enumeration by timing). The dummy never matches; the hasher gets
+        # at most LONGEST_PASSWORD characters, so its own size limit can never raise.
+        hasher.verify(password[:LONGEST_PASSWORD], dummy_hash_for(hasher))
+        return None
+    if hasher.verify(password, user.password_hash):
+        return user
+    return None
+
+
+def authenticate_unbounded(store: Store, hasher: PasswordHasher, username: str,
+                           password: str) -> User | None:
+    """VULNERABLE, for the lesson-01 long-password attack: right in every other way.
+
+    It hands the hasher a password of any length. passlib refuses one over 4,096 characters
+    with ``PasswordSizeError``, which nothing catches, so the login answers 500 instead of
+    401, on every route that checks a password.
+    """
     user = store.get_user(username)
     if user is None:
-        # Pay for one verification anyway, so the time taken does not reveal that the
-        # username does not exist (user enumeration by timing).
         hasher.verify(password, dummy_hash_for(hasher))
         return None
     if hasher.verify(password, user.password_hash):
@@ -92,7 +116,7 @@ def authenticate_early_return(store: Store, hasher: PasswordHasher, username: st
     user = store.get_user(username)
     if user is None:
         return None  # the leak: no verification, so this answer comes back much sooner
-    if hasher.verify(password, user.password_hash):
+    if len(password) <= LONGEST_PASSWORD and hasher.verify(password, user.password_hash):
         return user
     return None
 
@@ -171,6 +195,10 @@ def basic_identity(service: Service) -> IdentityDependency:
             credentials.username, credentials.password,
         )
         if user is None:
+            # Lesson 08: an audit event names the attempted account, never the password. A
+            # success is not one: every Basic request logs in again, and the access log
+            # already names the caller of each.
+            service.layers.audit("login.failure", user=credentials.username, method="basic")
             # One message for both failures: never say which half of the pair was wrong.
             raise unauthorized("Incorrect username or password", CHALLENGE)
         return Caller(user=user, method="basic")
@@ -211,6 +239,8 @@ LAYER = LessonLayer(
 )
 
 # The vulnerable variants the lesson attacks, as seam overrides for ``create_app(upto=1, ...)``:
-# plain-text passwords checked the naive way, and hashed passwords with the early return.
+# plain-text passwords checked the naive way, hashed passwords with the early return, and
+# hashed passwords of any length.
 NAIVE_LAYER = {"make_hasher": plain_text, "authenticate": authenticate_naive}
 EARLY_RETURN_LAYER = {"authenticate": authenticate_early_return}
+UNBOUNDED_LAYER = {"authenticate": authenticate_unbounded}

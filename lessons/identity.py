@@ -63,8 +63,10 @@ def claimed_identity(store: Store) -> IdentityDependency:
     return caller
 
 
-# The ``check_scopes`` seam: raises 403 unless the granted scopes cover the required ones.
-ScopeCheck = Callable[[frozenset[str], Sequence[str]], None]
+# The ``check_scopes`` seam: ``check_scopes(role, granted, required)`` raises 403 unless the
+# scopes that count (the token's, as far as the caller's current role allows) cover the
+# required ones.
+ScopeCheck = Callable[[str, frozenset[str], Sequence[str]], None]
 
 
 def remember(request: Request, who: Caller) -> None:
@@ -90,7 +92,8 @@ def authorized(identity: IdentityDependency, check_scopes: ScopeCheck) -> Identi
     async def caller(request: Request, security_scopes: SecurityScopes,
                      who: Caller = Depends(identity)) -> Caller:  # noqa: B008
         remember(request, who)
-        check_scopes(who.scopes, security_scopes.scopes)
+        # The role comes from the database on this very request, the scopes from the token.
+        check_scopes(who.user.role, who.scopes, security_scopes.scopes)
         return who
 
     return caller

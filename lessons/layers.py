@@ -73,7 +73,7 @@ class Layers:
     logout: Callable[[Service, Caller, Response], None] = tokens.logout
     # 03: authorization
     grant_scopes: Callable[[str, Iterable[str]], frozenset[str]] = access.grant_requested
-    check_scopes: Callable[[frozenset[str], Sequence[str]], None] = access.allow_any
+    check_scopes: Callable[[str, frozenset[str], Sequence[str]], None] = access.allow_any
     find_note: Callable[[Store, str, int], Note | None] = access.any_note
     user_model: type[BaseModel] = schemas.UserRecord
     # 02, 07: the body of POST /users/me/password (any new password until lesson 07's policy)

@@ -19,6 +19,10 @@ from lessons.store import Store
 
 T = TypeVar("T")
 
+# The longest password the service accepts, in characters (the service contract; lesson 07's
+# registration refuses longer ones with 422). A login with a longer one is a failed login.
+LONGEST_PASSWORD = 128
+
 
 class PasswordHasher(Protocol):
     """What the service needs from a password store; passlib's ``CryptContext`` fits it."""

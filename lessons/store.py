@@ -265,6 +265,12 @@ class Store:
                            " (SELECT username FROM users WHERE id = ?)", (user_id,))
         return changed
 
+    def set_role(self, username: str, role: str) -> bool:
+        """Change a user's role (an operator's decision); False when there is no such user."""
+        with self.transaction() as db:
+            return db.execute("UPDATE users SET role = ? WHERE username = ?",
+                              (role, username)).rowcount > 0
+
     # -- notes -------------------------------------------------------------------------------
 
     def add_note(self, owner: str, title: str, body: str) -> Note:

@@ -1,13 +1,16 @@
 """Lesson 01: every attack works on its vulnerable variant and fails on the reference layer;
-the reference layer keeps its promises (UTF-8, one answer for every failure, hashes off the
-event loop, the lesson-00 rows upgraded); the checks pass the solution, call the stubs not
-attempted, and fail plausible wrong answers.
+the reference layer keeps its promises (UTF-8, one answer for every failure, over-long
+passwords refused like any failure on every login route, failed logins audited, hashes off the
+event loop, the lesson-00 rows upgraded); and the checks accept every constant-work way of
+handling an unknown user. (The checks' wrong answers are proved by
+tests/test_check_suites.py.)
 
 (No ``from __future__ import annotations``: a test below defines FastAPI routes inside a
 function, and FastAPI must see the local names in their annotations.)"""
 
 import asyncio
 import base64
+import functools
 import secrets
 import threading
 import time
@@ -20,15 +23,14 @@ from fastapi import Depends, FastAPI
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from fastapi.testclient import TestClient
 from helpers import run_cli, serving
-from passlib.context import CryptContext
 
-from lessons import basic_auth
+from lessons import basic_auth, logs
 from lessons.attacks import Account, new_password, seed
 from lessons.attacks import lesson01 as attacks
 from lessons.attacks.lesson00 import passwords_from
-from lessons.checks import FAILED, PASSED
-from lessons.checks.lesson01 import NON_ASCII_PASSWORD, REFERENCE, TIMING_COST, suite
-from lessons.passwords import HASHING_SLOTS, argon2_hasher, dummy_hash
+from lessons.attacks.lesson01 import TIMING_COST
+from lessons.checks.lesson01 import NON_ASCII_PASSWORD, REFERENCE, suite
+from lessons.passwords import HASHING_SLOTS, LONGEST_PASSWORD, argon2_hasher
 from lessons.service import app_from_env, create_app
 from lessons.settings import Settings
 
@@ -311,153 +313,148 @@ def test_fastapis_http_basic_decodes_ascii_only() -> None:
     assert client.get("/fastapi", headers=ascii_header).json() == "plain-ascii"
 
 
-# -- the checks ----------------------------------------------------------------------------------
+# -- over-long passwords, on every login route ---------------------------------------------------
+
+# Each login route, the first lesson that has it, and how it is sent a username and password.
+LOGIN_ROUTES = {
+    "/basic/me": (1, lambda client, username, password:
+                  client.get("/basic/me", headers=basic(username, password))),
+    "/auth/token": (2, lambda client, username, password:
+                    client.post("/auth/token", data={"username": username,
+                                                     "password": password})),
+    "/session/login": (6, lambda client, username, password:
+                       client.post("/session/login", data={"username": username,
+                                                           "password": password})),
+}
 
 
-def run_checks(*names: str, **answers):
-    """Only the named checks of the suite (all of them when none is named)."""
-    return (suite.subset(*names) if names else suite).run(record=False, **answers)
+@pytest.mark.parametrize("route", LOGIN_ROUTES)
+@pytest.mark.parametrize("upto", ["first", "final"])
+def test_an_over_long_password_is_an_ordinary_failed_login(make_app, route, upto) -> None:
+    lesson, log_in = LOGIN_ROUTES[route]
+    app = make_app(lesson if upto == "first" else "final")
+    people = seed(app, Account("alice", new_password()), notes_each=0)
+    client = attacks.outside_client(app)
+    wrong = log_in(client, "alice", "a-wrong-guess")
+    assert wrong.status_code == 401
+    for username in ("alice", "nobody_here"):
+        for password in (attacks.LONG_PASSWORD, "x" * (LONGEST_PASSWORD + 1),
+                         people["alice"].password + "x" * LONGEST_PASSWORD):
+            answer = log_in(client, username, password)
+            assert attacks.visible_answer(answer) == attacks.visible_answer(wrong), \
+                (username, len(password))
 
 
-# Plausible wrong answers.
-
-def same_text_with_equals(given: str, expected: str) -> bool:
-    return given == expected
-
-
-def same_text_with_equal_bytes(given: str, expected: str) -> bool:
-    return given.encode("utf-8") == expected.encode("utf-8")
-
-
-def same_text_on_str(given: str, expected: str) -> bool:
-    return secrets.compare_digest(given, expected)
+@pytest.mark.parametrize("route", LOGIN_ROUTES)
+def test_the_previous_reference_answered_500_on_every_login_route(make_app, route) -> None:
+    """The fix above is needed: with authenticate as it was, passlib's size limit is a 500."""
+    _, log_in = LOGIN_ROUTES[route]
+    app = make_app("final", **basic_auth.UNBOUNDED_LAYER)
+    seed(app, Account("alice", new_password()), notes_each=0)
+    assert log_in(attacks.outside_client(app), "alice", attacks.LONG_PASSWORD).status_code == 500
 
 
-def same_text_latin_1(given: str, expected: str) -> bool:
-    return secrets.compare_digest(given.encode("latin-1"), expected.encode("latin-1"))
+def test_a_password_of_128_characters_still_logs_in(scene) -> None:
+    app, client, _ = scene(1)
+    at_limit = "ø" * (LONGEST_PASSWORD - 1) + "!"
+    seed(app, Account("carol", at_limit), notes_each=0)
+    assert client.get("/basic/me", headers=basic("carol", at_limit)).status_code == 200
 
 
-def same_text_character_loop(given: str, expected: str) -> bool:
-    if len(given) != len(expected):
-        return False
-    for a, b in zip(str(given), str(expected), strict=True):
-        if a != b:
-            return False
-    return True
+# -- failed Basic logins are audit events from lesson 08 on --------------------------------------
 
 
-def hasher_with_passlib_defaults(settings: Settings) -> CryptContext:
-    return CryptContext(schemes=["argon2"])
+def audit_events(captured: logs.Captured) -> list[tuple[str, str | None, str | None]]:
+    return [(e["event"], e.get("user"), e.get("method")) for e in captured.json()
+            if e["logger"] == logs.AUDIT]
 
 
-def hasher_argon2i(settings: Settings) -> CryptContext:
-    return CryptContext(schemes=["argon2"], argon2__type="I",
-                        argon2__memory_cost=settings.argon2_memory_kib,
-                        argon2__time_cost=settings.argon2_time_cost,
-                        argon2__parallelism=settings.argon2_parallelism)
+def test_a_failed_basic_login_is_a_login_failure_event(make_app) -> None:
+    app = make_app(8)
+    people = seed(app, Account("alice", new_password()), notes_each=0)
+    forged = "mallory\nWARNING lessons.audit login.success user=admin"  # Basic: no colon
+    with attacks.outside_client(app) as client, logs.capture() as captured:
+        client.get("/basic/me", headers=basic("alice", "wrong-guess-1"))
+        client.get("/basic/me", headers=basic("nobody_here", attacks.LONG_PASSWORD))
+        client.get("/basic/me", headers=basic(forged, "wrong-guess-2"))
+        client.get("/basic/me", headers=basic("alice", people["alice"].password))
+    assert audit_events(captured) == [
+        ("login.failure", "alice", "basic"),
+        ("login.failure", "nobody_here", "basic"),
+        # The username is the client's text: neutralised, it cannot start a line of its own.
+        ("login.failure", "mallory\\nWARNING lessons.audit login.success user=admin", "basic"),
+    ]
+    assert "wrong-guess" not in captured.text and people["alice"].password not in captured.text
+    assert len(captured.text.splitlines()) == len(captured.json())
 
 
-def hasher_pbkdf2(settings: Settings) -> CryptContext:
-    return CryptContext(schemes=["pbkdf2_sha256"], pbkdf2_sha256__rounds=1000)
+@pytest.mark.parametrize("route", ["/auth/token", "/session/login"])
+def test_an_over_long_password_is_a_login_failure_event(make_app, route) -> None:
+    _, log_in = LOGIN_ROUTES[route]
+    app = make_app(8)
+    seed(app, Account("alice", new_password()), notes_each=0)
+    with attacks.outside_client(app) as client, logs.capture() as captured:
+        assert log_in(client, "alice", attacks.LONG_PASSWORD).status_code == 401
+    method = "token" if route == "/auth/token" else "session"
+    assert audit_events(captured) == [("login.failure", "alice", method)]
 
 
-def hasher_hard_coded_cost(settings: Settings) -> CryptContext:
-    return CryptContext(schemes=["argon2"], argon2__memory_cost=19456, argon2__time_cost=2,
-                        argon2__parallelism=1)
+def test_before_lesson_08_a_failed_login_leaves_no_audit_event(make_app) -> None:
+    app = make_app(7)
+    with attacks.outside_client(app) as client, logs.capture() as captured:
+        assert client.get("/basic/me", headers=basic("alice", "wrong")).status_code == 401
+    assert audit_events(captured) == []
 
 
-def authenticate_with_equals(store, hasher, username, password):
+# -- the checks accept every way of doing the same work for an unknown user ----------------------
+
+
+def django_style(store, hasher, username, password):
+    """Django's way: for an unknown user, hash the password with the same hasher."""
     user = store.get_user(username)
-    return user if user is not None and user.password_hash == password else None
-
-
-def authenticate_without_verifying(store, hasher, username, password):
-    return store.get_user(username)
-
-
-def authenticate_hashing_a_new_dummy(store, hasher, username, password):
-    user = store.get_user(username)
-    if user is None:
-        hasher.verify(password, dummy_hash(hasher))
+    if user is None or len(password) > LONGEST_PASSWORD:
+        hasher.hash(password[:LONGEST_PASSWORD])
         return None
     return user if hasher.verify(password, user.password_hash) else None
 
 
-OTHER_COST_DUMMY = CryptContext(schemes=["argon2"], argon2__memory_cost=2048,
-                                argon2__time_cost=1, argon2__parallelism=1).hash("dummy")
-
-
-def authenticate_with_a_foreign_dummy(store, hasher, username, password):
+def passlibs_dummy_verify(store, hasher, username, password):
     user = store.get_user(username)
-    if user is None:
-        hasher.verify(password, OTHER_COST_DUMMY)
+    if user is None or len(password) > LONGEST_PASSWORD:
+        hasher.dummy_verify()
         return None
     return user if hasher.verify(password, user.password_hash) else None
 
 
-def authenticate_with_messages(store, hasher, username, password):
+@functools.cache
+def fixed_dummy(hasher) -> str:
+    return hasher.hash("no-such-user-dummy")
+
+
+def a_dummy_of_its_own(store, hasher, username, password):
+    """A dummy made once per hasher, differently from the reference (a fixed text)."""
     user = store.get_user(username)
-    if user is None:
-        raise basic_auth.unauthorized("Unknown user", basic_auth.CHALLENGE)
-    if not hasher.verify(password, user.password_hash):
-        raise basic_auth.unauthorized("Wrong password", basic_auth.CHALLENGE)
-    return user
+    if user is None or len(password) > LONGEST_PASSWORD:
+        hasher.verify(password[:LONGEST_PASSWORD], fixed_dummy(hasher))
+        return None
+    return user if hasher.verify(password, user.password_hash) else None
 
 
-SAME_TEXT_TIMING = "same_text takes as long for a near miss as for a wild guess"
-SAME_TEXT_NON_ASCII = "same_text compares non-ASCII text as UTF-8 bytes"
-SAME_TEXT_NAIVE = "with same_text, the naive check answers 401, not 500, to non-ASCII credentials"
-HASHER_ARGON2ID = "make_hasher makes Argon2id hashes that verify"
-HASHER_COST = "make_hasher takes the Argon2 cost from the settings"
-UPGRADE = "the lesson-00 passwords become hashes, and still log in"
-AUTH_WORKS = "authenticate lets the right password in and nothing else"
-AUTH_COST = "an unknown user costs one verification, like a wrong password"
-NO_PASSWORD = "attack: nobody reads alice's notes without her password"
-MESSAGE = "attack: an unknown user and a wrong password get the same answer"
-TIMING = "attack: response times do not tell unknown users from real ones"
+def verify_then_decide(store, hasher, username, password):
+    """One verification on every path, against the user's hash or a dummy, decided after."""
+    user = store.get_user(username)
+    target = user.password_hash if user is not None else basic_auth.dummy_hash_for(hasher)
+    matches = hasher.verify(password[:LONGEST_PASSWORD], target)
+    return user if matches and user is not None and len(password) <= LONGEST_PASSWORD else None
 
 
-WRONG_ANSWERS = [
-    ({"same_text": same_text_with_equals}, [SAME_TEXT_TIMING]),
-    ({"same_text": same_text_with_equal_bytes}, [SAME_TEXT_TIMING]),
-    ({"same_text": same_text_character_loop}, [SAME_TEXT_TIMING]),
-    ({"same_text": same_text_on_str}, [SAME_TEXT_NON_ASCII, SAME_TEXT_NAIVE]),
-    ({"same_text": same_text_latin_1}, [SAME_TEXT_NON_ASCII, SAME_TEXT_NAIVE]),
-    ({"make_hasher": hasher_with_passlib_defaults}, [HASHER_COST]),
-    ({"make_hasher": hasher_hard_coded_cost}, [HASHER_COST]),
-    ({"make_hasher": hasher_argon2i}, [HASHER_ARGON2ID, UPGRADE]),
-    ({"make_hasher": hasher_pbkdf2}, [HASHER_ARGON2ID, HASHER_COST, UPGRADE]),
-    ({"authenticate": authenticate_with_equals}, [AUTH_WORKS]),
-    ({"authenticate": authenticate_without_verifying}, [AUTH_WORKS, NO_PASSWORD]),
-    ({"authenticate": basic_auth.authenticate_early_return}, [AUTH_COST, TIMING]),
-    ({"authenticate": authenticate_hashing_a_new_dummy}, [AUTH_COST]),
-    ({"authenticate": authenticate_with_a_foreign_dummy}, [AUTH_COST]),
-    ({"authenticate": authenticate_with_messages}, [AUTH_WORKS, MESSAGE]),
-]
+AUTHENTICATE_CHECKS = [check.id for check in suite.checks
+                       if check.id.startswith(("auth_", "attack_"))]
 
 
-@pytest.mark.parametrize(("wrong", "failing"), WRONG_ANSWERS,
-                         ids=[next(iter(w.values())).__name__ for w, _ in WRONG_ANSWERS])
-def test_checks_fail_plausible_wrong_answers(wrong, failing) -> None:
-    report = run_checks(*failing, **{**REFERENCE, **wrong})
-    assert [o.status for o in report.outcomes] == [FAILED] * len(failing), str(report)
-    assert all(o.hint for o in report.outcomes)
-
-
-def test_a_wrong_answer_fails_only_its_own_checks() -> None:
-    report = run_checks(**{**REFERENCE, "authenticate": basic_auth.authenticate_early_return})
-    failed = [o.name for o in report.outcomes if o.status == FAILED]
-    assert failed == [AUTH_COST, TIMING], str(report)
-    assert report.count(PASSED) == len(suite.checks) - 2
-
-
-def test_passlibs_own_dummy_verify_is_a_right_answer() -> None:
-    def authenticate(store, hasher, username, password):
-        user = store.get_user(username)
-        if user is None:
-            hasher.dummy_verify()
-            return None
-        return user if hasher.verify(password, user.password_hash) else None
-
-    report = run_checks(AUTH_WORKS, AUTH_COST, TIMING, authenticate=authenticate)
+@pytest.mark.parametrize("authenticate", [django_style, passlibs_dummy_verify,
+                                          a_dummy_of_its_own, verify_then_decide])
+def test_every_constant_work_answer_passes_the_checks(authenticate) -> None:
+    report = suite.subset(*AUTHENTICATE_CHECKS).run(
+        record=False, **{**REFERENCE, "authenticate": authenticate})
     assert report.passed, str(report)

@@ -345,7 +345,7 @@ def test_audit_events_of_the_token_routes_and_refusals(make_app) -> None:
     events = [(e["event"], e.get("user"), e.get("status")) for e in captured.json()
               if e["logger"] == logs.AUDIT]
     assert events == [("login.success", "alice", None), ("login.failure", "alice", None),
-                      ("access.denied", None, 401), ("access.denied", "alice", 403),
+                      ("login.failure", "alice", None), ("access.denied", "alice", 403),
                       ("logout", "alice", None)]
     assert "wrong-guess" not in captured.text
 

@@ -44,10 +44,12 @@ def passwords_from(database: Path) -> dict[str, str]:
 def run_steal_note(client: httpx2.Client, note_id: int, owner: str) -> AttackResult:
     response = steal_note(client, note_id)
     body = response.json() if response.status_code == 200 else {}
+    stolen = isinstance(body, dict) and body.get("owner") == owner
     return AttackResult(
         name=f"{ATTACKER} reads note {note_id}, which belongs to {owner}",
-        succeeded=body.get("owner") == owner,
-        evidence=f"HTTP {response.status_code}" + (f", body {body['body']!r}" if body else ""),
+        succeeded=stolen,
+        evidence=f"HTTP {response.status_code}"
+        + (f", body {body.get('body')!r}" if isinstance(body, dict) and body else ""),
     )
 
 
