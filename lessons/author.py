@@ -5,7 +5,8 @@ Learners never need these, so they are kept out of ``python -m lessons --help``:
 - ``build``: write ``notebooks/`` from ``solutions/`` (``--check`` only compares);
 - ``execute NN``: run solution notebooks in a fresh kernel and save their outputs;
 - ``docs``: rewrite the generated parts of the README and ``docs/`` (``--check`` compares);
-- ``lock``: regenerate the hash-locked requirements from ``requirements.txt``.
+- ``lock``: regenerate the hash-locked requirements files from ``pyproject.toml``;
+- ``wheelhouse``: fill a package cache for a room without internet.
 
 ``build`` refuses to overwrite a learner notebook that holds someone's work unless given
 ``--force``.
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from lessons.cli import UsageError
-from lessons.textfiles import read_text, tolerant_console
+from lessons.textfiles import tolerant_console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,10 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=run_docs)
 
     lock = commands.add_parser(
-        "lock", help="regenerate requirements.lock and requirements-build.lock (hash-locked, "
-                     "universal) from requirements.txt")
+        "lock", help="regenerate the hash-locked, universal lock files (everything, the service "
+                     "alone, the build tools) from pyproject.toml")
     lock.add_argument("--check", action="store_true",
-                      help="change nothing; fail if the lock does not agree with requirements.txt")
+                      help="change nothing; fail if a lock does not agree with pyproject.toml")
     lock.set_defaults(run=run_lock)
     return parser
 
@@ -107,42 +108,30 @@ def run_execute(args: argparse.Namespace) -> int:
 
 
 def run_lock(args: argparse.Namespace) -> int:
-    from lessons import supply_chain
+    from lessons.supply_chain import lockfile, project
 
+    names = ", ".join(lock.name for lock in lockfile.LOCKS)
     if args.check:
-        problems = _lock_problems()
+        problems = lockfile.all_problems()
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
-            print(f"Run `{supply_chain.LOCK_COMMAND}` to regenerate the lock.", file=sys.stderr)
+            print(f"Run `{lockfile.LOCK_COMMAND}` to regenerate the lock files.", file=sys.stderr)
             return 1
-        print(f"{supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} agree with "
-              f"{supply_chain.REQUIREMENTS.name}.")
+        print(f"{names} agree with {project.PYPROJECT.name} and {project.REQUIREMENTS.name}.")
         return 0
-    done = supply_chain.compile_lock()
+    done = lockfile.compile_locks()
     if done.returncode != 0:
         print(done.stderr.strip() or done.stdout.strip(), file=sys.stderr)
-        print("uv could not compile the lock (it needs PyPI; is uv installed from "
+        print("uv could not compile the lock files (it needs PyPI; is uv installed from "
               "requirements.txt?).", file=sys.stderr)
         return 1
-    problems = _lock_problems()
+    problems = lockfile.all_problems()
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"wrote {supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} from "
-          f"{supply_chain.REQUIREMENTS.name}" + (" (with the problems above)" if problems else ""))
+    print(f"wrote {names} from {project.PYPROJECT.name}"
+          + (" (with the problems above)" if problems else ""))
     return 1 if problems else 0
-
-
-def _lock_problems() -> list[str]:
-    from lessons import supply_chain
-
-    missing = [p.name for p in (supply_chain.LOCK, supply_chain.BUILD_LOCK) if not p.exists()]
-    if missing:
-        return [f"{name} does not exist" for name in missing]
-    requirements = read_text(supply_chain.REQUIREMENTS)
-    return (supply_chain.lock_problems(requirements, read_text(supply_chain.LOCK))
-            + supply_chain.build_lock_problems(requirements,
-                                               read_text(supply_chain.BUILD_LOCK)))
 
 
 if __name__ == "__main__":
