@@ -9,7 +9,7 @@ per job:
   tools, load testing, the build tools);
 - ``advisories``: advisories in OSV format, the audit of pins against them, upgrade advice, and
   the dated snapshot of real advisories that ships in ``lessons/data``;
-- ``triage``: findings accepted in writing, with a reason and a review date;
+- ``risk_acceptance``: triage, findings accepted in writing, with a reason and a review date;
 - ``lockfile``: the hash-locked requirements files, how they are made and the test that they
   agree with ``pyproject.toml``;
 - ``live``: ``pip-audit``, run live and read honestly;
@@ -37,7 +37,7 @@ from lessons.supply_chain.advisories import (
     upgrade_advice,
 )
 from lessons.supply_chain.pins import canonical_name, parse_pins
-from lessons.supply_chain.triage import AuditException, load_exceptions, triage
+from lessons.supply_chain.risk_acceptance import AuditException, load_exceptions, triage
 
 __all__ = [
     "Advisory",
