@@ -66,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--check", action="store_true",
                       help="change nothing; fail if a lock does not agree with pyproject.toml")
     lock.set_defaults(run=run_lock)
+
+    wheelhouse = commands.add_parser(
+        "wheelhouse", help="fill a package cache for a room without internet: every locked "
+                           "file for each platform and Python of the room")
+    wheelhouse.add_argument("--dest", default="wheelhouse",
+                            help="the folder (default: %(default)s)")
+    wheelhouse.add_argument("--platform", action="append", default=[], metavar="ID",
+                            help="linux-x86_64, linux-aarch64, macos-x86_64, macos-arm64, "
+                                 "windows-x86_64; repeat for several (default: all)")
+    wheelhouse.add_argument("--python", action="append", default=[], metavar="X.Y",
+                            help="3.11 to 3.14; repeat for several (default: all)")
+    wheelhouse.add_argument("--here", action="store_true",
+                            help="this machine's platform and Python only")
+    wheelhouse.add_argument("--service-only", action="store_true",
+                            help="the service's dependencies alone (requirements-service.lock)")
+    wheelhouse.add_argument("--index-url", default=None,
+                            help="a mirror of PyPI to download from (default: PyPI)")
+    wheelhouse.set_defaults(run=run_wheelhouse)
     return parser
 
 
@@ -132,6 +150,28 @@ def run_lock(args: argparse.Namespace) -> int:
     print(f"wrote {names} from {project.PYPROJECT.name}"
           + (" (with the problems above)" if problems else ""))
     return 1 if problems else 0
+
+
+def run_wheelhouse(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lessons.supply_chain import lockfile, wheelhouse
+
+    targets = ([wheelhouse.this_machine()] if args.here
+               else wheelhouse.targets_for(args.platform, args.python))
+    lock = lockfile.SERVICE_LOCK if args.service_only else lockfile.LOCK
+    folder = Path(args.dest)
+    print(f"Filling {folder} from {lock.name} for {len(targets)} platform and Python pairs "
+          "(files already there are kept)...")
+    house = wheelhouse.build(folder, targets, lock, args.index_url)
+    for problem in house.problems:
+        print(problem, file=sys.stderr)
+    for source, wheel in house.built.items():
+        print(f"{source} builds from the cache alone into {wheel}: pure Python, every platform")
+    print(f"{len(house.files)} files in {folder}. On each laptop, with no network:\n"
+          f"  python3 -m venv .venv\n"
+          f"  .venv/bin/pip install --no-index --find-links {folder} -r requirements.txt")
+    return 1 if house.problems else 0
 
 
 if __name__ == "__main__":
