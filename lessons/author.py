@@ -5,7 +5,8 @@ Learners never need these, so they are kept out of ``python -m lessons --help``:
 - ``build``: write ``notebooks/`` from ``solutions/`` (``--check`` only compares);
 - ``execute NN``: run solution notebooks in a fresh kernel and save their outputs;
 - ``docs``: rewrite the generated parts of the README and ``docs/`` (``--check`` compares);
-- ``lock``: regenerate the hash-locked requirements from ``requirements.txt``.
+- ``lock``: regenerate the hash-locked requirements files from ``pyproject.toml``;
+- ``wheelhouse``: fill a package cache for a room without internet.
 
 ``build`` refuses to overwrite a learner notebook that holds someone's work unless given
 ``--force``.
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from lessons.cli import UsageError
-from lessons.textfiles import read_text, tolerant_console
+from lessons.textfiles import tolerant_console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,11 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=run_docs)
 
     lock = commands.add_parser(
-        "lock", help="regenerate requirements.lock and requirements-build.lock (hash-locked, "
-                     "universal) from requirements.txt")
+        "lock", help="regenerate the hash-locked, universal lock files (everything, the service "
+                     "alone, the build tools) from pyproject.toml")
     lock.add_argument("--check", action="store_true",
-                      help="change nothing; fail if the lock does not agree with requirements.txt")
+                      help="change nothing; fail if a lock does not agree with pyproject.toml")
     lock.set_defaults(run=run_lock)
+
+    wheelhouse = commands.add_parser(
+        "wheelhouse", help="fill a package cache for a room without internet: every locked "
+                           "file for each platform and Python of the room")
+    wheelhouse.add_argument("--dest", default="wheelhouse",
+                            help="the folder (default: %(default)s)")
+    wheelhouse.add_argument("--platform", action="append", default=[], metavar="ID",
+                            help="linux-x86_64, linux-aarch64, macos-x86_64, macos-arm64, "
+                                 "windows-x86_64; repeat for several (default: all)")
+    wheelhouse.add_argument("--python", action="append", default=[], metavar="X.Y",
+                            help="3.11 to 3.14; repeat for several (default: all)")
+    wheelhouse.add_argument("--here", action="store_true",
+                            help="this machine's platform and Python only")
+    wheelhouse.add_argument("--service-only", action="store_true",
+                            help="the service's dependencies alone (requirements-service.lock)")
+    wheelhouse.add_argument("--index-url", default=None,
+                            help="a mirror of PyPI to download from (default: PyPI)")
+    wheelhouse.set_defaults(run=run_wheelhouse)
     return parser
 
 
@@ -107,42 +126,52 @@ def run_execute(args: argparse.Namespace) -> int:
 
 
 def run_lock(args: argparse.Namespace) -> int:
-    from lessons import supply_chain
+    from lessons.supply_chain import lockfile, project
 
+    names = ", ".join(lock.name for lock in lockfile.LOCKS)
     if args.check:
-        problems = _lock_problems()
+        problems = lockfile.all_problems()
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
-            print(f"Run `{supply_chain.LOCK_COMMAND}` to regenerate the lock.", file=sys.stderr)
+            print(f"Run `{lockfile.LOCK_COMMAND}` to regenerate the lock files.", file=sys.stderr)
             return 1
-        print(f"{supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} agree with "
-              f"{supply_chain.REQUIREMENTS.name}.")
+        print(f"{names} agree with {project.PYPROJECT.name} and {project.REQUIREMENTS.name}.")
         return 0
-    done = supply_chain.compile_lock()
+    done = lockfile.compile_locks()
     if done.returncode != 0:
         print(done.stderr.strip() or done.stdout.strip(), file=sys.stderr)
-        print("uv could not compile the lock (it needs PyPI; is uv installed from "
+        print("uv could not compile the lock files (it needs PyPI; is uv installed from "
               "requirements.txt?).", file=sys.stderr)
         return 1
-    problems = _lock_problems()
+    problems = lockfile.all_problems()
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"wrote {supply_chain.LOCK.name} and {supply_chain.BUILD_LOCK.name} from "
-          f"{supply_chain.REQUIREMENTS.name}" + (" (with the problems above)" if problems else ""))
+    print(f"wrote {names} from {project.PYPROJECT.name}"
+          + (" (with the problems above)" if problems else ""))
     return 1 if problems else 0
 
 
-def _lock_problems() -> list[str]:
-    from lessons import supply_chain
+def run_wheelhouse(args: argparse.Namespace) -> int:
+    from pathlib import Path
 
-    missing = [p.name for p in (supply_chain.LOCK, supply_chain.BUILD_LOCK) if not p.exists()]
-    if missing:
-        return [f"{name} does not exist" for name in missing]
-    requirements = read_text(supply_chain.REQUIREMENTS)
-    return (supply_chain.lock_problems(requirements, read_text(supply_chain.LOCK))
-            + supply_chain.build_lock_problems(requirements,
-                                               read_text(supply_chain.BUILD_LOCK)))
+    from lessons.supply_chain import lockfile, wheelhouse
+
+    targets = ([wheelhouse.this_machine()] if args.here
+               else wheelhouse.targets_for(args.platform, args.python))
+    lock = lockfile.SERVICE_LOCK if args.service_only else lockfile.LOCK
+    folder = Path(args.dest)
+    print(f"Filling {folder} from {lock.name} for {len(targets)} platform and Python pairs "
+          "(files already there are kept)...")
+    house = wheelhouse.build(folder, targets, lock, args.index_url)
+    for problem in house.problems:
+        print(problem, file=sys.stderr)
+    for source, wheel in house.built.items():
+        print(f"{source} builds from the cache alone into {wheel}: pure Python, every platform")
+    print(f"{len(house.files)} files in {folder}. On each laptop, with no network:\n"
+          f"  python3 -m venv .venv\n"
+          f"  .venv/bin/pip install --no-index --find-links {folder} -r requirements.txt")
+    return 1 if house.problems else 0
 
 
 if __name__ == "__main__":

@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     reset.set_defaults(run=run_reset)
 
     audit = commands.add_parser(
-        "audit", help="audit requirements.lock against the advisory snapshot, then pip-audit")
+        "audit", help="audit the service's dependencies (requirements-service.lock) against "
+                      "the advisory snapshot, then pip-audit")
     audit.add_argument("--offline", action="store_true", help="skip the live pip-audit run")
     audit.set_defaults(run=run_audit)
     return parser
@@ -353,30 +354,40 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    """Lesson 05's audit of the service's own dependencies (requirements-service.lock): what
+    would run in production. The workbook's tools run on the learner's machine against
+    localhost and are judged apart (lesson 05 says why)."""
     import datetime
 
-    from lessons import supply_chain
+    from lessons.supply_chain import (
+        affected,
+        live,
+        load_exceptions,
+        load_snapshot,
+        lockfile,
+        parse_pins,
+        triage,
+    )
 
     today = datetime.date.today()
-    snapshot = supply_chain.load_snapshot()
-    pins = supply_chain.parse_pins(read_text(supply_chain.LOCK))
-    found = supply_chain.affected(pins, snapshot.vulns)
-    still_open, accepted = supply_chain.triage(found, supply_chain.load_exceptions(), today)
+    lock = lockfile.SERVICE_LOCK
+    snapshot = load_snapshot()
+    found = affected(parse_pins(read_text(lock)), snapshot.vulns)
+    still_open, accepted = triage(found, load_exceptions(), today)
     affect = "advisory affects" if len(found) == 1 else "advisories affect"
-    print(f"Snapshot of {snapshot.taken}: {len(found)} {affect} {supply_chain.LOCK.name}, "
+    print(f"Snapshot of {snapshot.taken}: {len(found)} {affect} {lock.name}, "
           f"{len(accepted)} accepted with a reason, {len(still_open)} open.")
     for finding in still_open:
         print(f"  OPEN {finding}")
     failed = bool(still_open)
     if not args.offline:
-        for live in supply_chain.live_audit(supply_chain.LOCK):
-            print(live.summary())
-            live_open, _ = supply_chain.triage(live.findings, supply_chain.load_exceptions(),
-                                               today)
+        for run in live.live_audit(lock):
+            print(run.summary())
+            live_open, _ = triage(run.findings, load_exceptions(), today)
             for finding in live_open:
                 print(f"  OPEN {finding}")
             failed = failed or bool(live_open)
-            if live.conclusive:
+            if run.conclusive:
                 break
         else:
             print("The live audit was not conclusive: treat the packages it could not look up "

@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lessons import catalog
-from lessons.catalog import ROOT, data_home
-from lessons.textfiles import read_text
+from lessons import catalog, optional
+from lessons.catalog import data_home
 
 OK, PROBLEM, OPTIONAL = "ok", "problem", "optional"
 MARKS = {OK: "✓", PROBLEM: "✗", OPTIONAL: "–"}
@@ -47,16 +46,16 @@ def python_version() -> Finding:
     return Finding("Python", OK, f"{version} at {sys.executable}")
 
 
-def pinned_requirements(path: Path = ROOT / "requirements.txt") -> dict[str, str]:
-    """``name -> version`` for every ``name==version`` line that applies to this machine."""
+def pinned_requirements() -> dict[str, str]:
+    """``name -> version`` for every pin that ``pyproject.toml`` declares for a learner (the
+    service and every extra: what requirements.txt installs) and that applies to this machine."""
     from packaging.markers import Marker
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from lessons.supply_chain import project
+
     pins = {}
-    for line in read_text(path).splitlines():
-        line = line.split(" #")[0].strip()
-        if not line or line.startswith(("#", "-")):
-            continue
+    for line in project.declared_text(project.GROUPS).splitlines():
         try:
             requirement = Requirement(line)
         except InvalidRequirement:
@@ -88,8 +87,8 @@ def packages() -> Finding:
 
 
 OPTIONAL_TOOLS: tuple[tuple[str, str, Callable[[], bool]], ...] = (
-    ("sslyze", "lesson 04 scans the TLS server with it; without it the notebook says so",
-     lambda: _importable("sslyze")),
+    ("sslyze", "lesson 04 scans the TLS server with it; without it the notebook says so "
+               "(not installable on macOS on Intel)", lambda: optional.available("sslyze")),
     ("sqlmap", "lesson 07's tests attack the search with it", lambda: _importable("sqlmap")),
     ("Chromium", "lesson 06's real-browser form post and the browser tests",
      lambda: shutil.which("chromium") is not None or shutil.which("chromium-browser") is not None),

@@ -7,6 +7,14 @@
    throw-away folder with ``--no-index --no-deps --target``, never into the running environment.
 2. A published advisory nobody acted on: the attacker reads the same public database as the
    defender. An audit that misses an advisory leaves that door open.
+3. A package nobody maintains: passlib 1.7.4 meets bcrypt 5, the current release of the library
+   it hashes with, and every password fails; no passlib release will ever fix it. (Real pip
+   installs into throw-away folders; with PyPI out of reach, the results recorded when the
+   lesson was written.)
+
+They are not attacks on the service's seams, so their vulnerable variants choose, through
+``Variant(options=...)``, how the project pins (``pin``), audits (``audit``) and which password
+library it depends on (``password_library``); the reference's defaults are the lesson's answers.
 
 OWASP ASVS 5.0 V15.2 (dependencies from the expected source, within remediation time frames);
 API Security Top 10 2023: API10 (trusting what comes from a third party without checking it).
@@ -25,8 +33,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lessons.attacks import AttackResult
-from lessons.supply_chain import Advisory, Finding, affected, pip_environment
+from lessons.attacks import Attack, AttackResult, Scene, Variant
+from lessons.supply_chain import Advisory, Finding, affected, load_snapshot
+from lessons.supply_chain.passlib_demo import PASSLIB_CANDIDATES, hash_with, recorded
+from lessons.supply_chain.pip_env import pip_environment
 
 PACKAGE, VERSION = "tinyhelper", "1.0"
 WHEEL_NAME = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
@@ -160,7 +170,7 @@ def _pip_complaint(stderr: str, mirror: Path) -> str:
 
 
 @dataclass(frozen=True)
-class Scene:
+class Mirror:
     """A mirror folder serving the honest wheel, and what the project recorded about it."""
 
     root: Path
@@ -168,11 +178,11 @@ class Scene:
     honest_sha256: str
 
 
-def publish(root: Path) -> Scene:
+def publish(root: Path) -> Mirror:
     """The author publishes tinyhelper 1.0; we download it once and record its hash."""
     mirror = root / "mirror"
     wheel = build_wheel(mirror)
-    return Scene(root=root, mirror=mirror, honest_sha256=sha256_of(wheel))
+    return Mirror(root=root, mirror=mirror, honest_sha256=sha256_of(wheel))
 
 
 def run_tampered_install(root: Path,
@@ -203,8 +213,11 @@ def audit_nothing(pins: Mapping[str, str], advisories: list[Advisory]) -> list[F
 def missed_advisories(pins: Mapping[str, str], advisories: list[Advisory],
                       audit: Audit) -> list[Finding]:
     """The published advisories affecting ``pins`` that ``audit`` does not report: what an
-    attacker reading the same database still finds open."""
-    reported = {(f.package, f.id) for f in audit(dict(pins), list(advisories))}
+    attacker reading the same database still finds open. (Whatever the audit returns that is
+    not a finding reports nothing.)"""
+    answer = audit(dict(pins), list(advisories))
+    reported = {(getattr(f, "package", None), getattr(f, "id", None))
+                for f in (answer if isinstance(answer, list | tuple) else ())}
     return [f for f in affected(pins, advisories) if (f.package, f.id) not in reported]
 
 
@@ -223,9 +236,84 @@ def run_known_advisories(pins: Mapping[str, str], advisories: list[Advisory],
     )
 
 
+def run_unmaintained_package(requirement: str, workdir: Path) -> AttackResult:
+    """The project's password library, installed with the current bcrypt (5.0.0) into a
+    throw-away folder, hashes a password in a fresh process. The attack succeeds when it cannot:
+    every login of a service built on it fails, and an unmaintained package will not ship the
+    fix. Needs PyPI; without it, the outcome recorded when the lesson was written."""
+    label = next((k for k, v in PASSLIB_CANDIDATES.items() if v == requirement), requirement)
+    outcome = hash_with(label, requirement, workdir)
+    note = ""
+    if outcome is None:
+        outcome, note = recorded().outcomes.get(label, {"ok": True}), " (recorded: no PyPI)"
+    return AttackResult(
+        name=f"hash a password with {label} and bcrypt 5",
+        succeeded=not outcome.get("ok"),
+        evidence=(f"hashing fails: {outcome.get('error', '?')}" if not outcome.get("ok")
+                  else f"hashes and verifies ({outcome.get('prefix', '?')}... hash)") + note)
+
+
 def fresh_folder(root: Path, name: str) -> Path:
     """An empty folder ``root/name`` (removed first if a previous run left it)."""
     folder = root / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+# -- the lesson's attacks, each on a scene of its own ----------------------------------------------
+
+# The requirements the advisory attack reads by default: those of a widely read guide.
+GUIDE_REQUIREMENTS = """\
+# Requirements, in the style of a widely read guide
+fastapi==0.65.1
+uvicorn[standard]==0.13.4
+python-jose[cryptography]==3.3.0   # JWT
+passlib[bcrypt]==1.7.4
+python-multipart
+-e .
+"""
+
+
+def _tampered(scene: Scene) -> AttackResult:
+    pin = scene.options.get("pin", hash_pin)
+    return run_tampered_install(fresh_folder(scene.folder, "tamper"), pin)
+
+
+def _advisories(scene: Scene) -> AttackResult:
+    from lessons.supply_chain import parse_pins
+
+    pins = parse_pins(scene.options.get("requirements", GUIDE_REQUIREMENTS))
+    audit = scene.options.get("audit", affected)
+    return run_known_advisories(pins, list(load_snapshot().vulns), audit)
+
+
+def declared_password_library() -> str:
+    """``name==version`` of the password library the service declares (libpass, since lesson
+    01), without its extras."""
+    from lessons.supply_chain import parse_pins, project
+
+    pins = parse_pins(project.declared_text([project.SERVICE]))
+    name = next(name for name in ("libpass", "passlib") if name in pins)
+    return f"{name}=={pins[name]}"
+
+
+def _unmaintained(scene: Scene) -> AttackResult:
+    library = scene.options.get("password_library") or declared_password_library()
+    return run_unmaintained_package(library, fresh_folder(scene.folder, "hashing"))
+
+
+BEFORE = 4  # the service as lesson 04 left it: lesson 05 changes none of its code
+
+ATTACKS: tuple[Attack, ...] = (
+    Attack("tampered_install", "install a package whose file was swapped for a tampered one",
+           _tampered, Variant(BEFORE, options={"pin": plain_pin}, label="version pins only"),
+           fixed_in=5, network=True),
+    Attack("known_advisories", "exploit a published advisory the audit did not report",
+           _advisories, Variant(BEFORE, options={"audit": audit_nothing}, label="no audit"),
+           fixed_in=5),
+    Attack("unmaintained_package", "rely on a password library nobody maintains",
+           _unmaintained,
+           Variant(BEFORE, options={"password_library": "passlib==1.7.4"}, label="passlib 1.7.4"),
+           fixed_in=5, network=True),
+)
