@@ -21,11 +21,11 @@ from lessons import tokens
 from lessons.settings import Settings
 
 
-def issue_token_pyjwt(settings: Settings, username: str, scopes: Iterable[str]) -> str:
+def issue_token_pyjwt(settings: Settings, subject: str, scopes: Iterable[str]) -> str:
     """``lessons.tokens.issue_token`` with PyJWT."""
     now = int(time.time())
     claims = {
-        "sub": username, "iat": now, "nbf": now, "exp": now + settings.token_minutes * 60,
+        "sub": subject, "iat": now, "nbf": now, "exp": now + settings.token_minutes * 60,
         "iss": settings.token_issuer, "aud": settings.token_audience,
         "jti": secrets.token_urlsafe(16), "scope": " ".join(sorted(scopes)),
     }
