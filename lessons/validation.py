@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import itertools
 import unicodedata
+from collections.abc import Callable
 from importlib import resources
 from typing import Annotated
 
@@ -97,7 +98,7 @@ MAX_RUNS = 3
 
 CONTEXT_MESSAGE = ("This password contains {what}. Guessing tools try the words that go with an "
                    "account first (NIST SP 800-63B, context-specific words): choose a password "
-                   "without it.")
+                   "without {pronoun}.")
 PATTERN_MESSAGE = " ".join((
     "This password is a short pattern repeated, or a few runs of repeated or consecutive",
     "characters (like aaaa, abcd or 4321), which guessing tools try early (NIST SP 800-63B).",
@@ -133,7 +134,8 @@ def password_problems(password: str, *, username: str | None = None,
     """What makes ``password`` guessable for this account, beyond its length and the
     common-password list: the username, the name part of the e-mail address or the service's
     name inside it (ignoring case and separators), or a trivially repetitive or sequential
-    whole. One message per problem, each saying why; none repeats the password. Empty: none.
+    whole. One message for the context words, one for a pattern, each saying why; neither
+    repeats the password. Empty: no problem.
 
     Every way in that sets a password calls it (registration, the command line, a password
     change), with the context it knows."""
@@ -141,11 +143,12 @@ def password_problems(password: str, *, username: str | None = None,
     local_part = email.rpartition("@")[0] if email else None
     context = [("your username", username), ("the name part of your e-mail address", local_part),
                *(("the service's name", word) for word in SERVICE_WORDS)]
+    found = [what for what, word in context
+             if len(key := _letters_and_digits(word or "")) >= CONTEXT_MIN and key in flat]
     problems = []
-    for what, word in context:
-        key = _letters_and_digits(word or "")
-        if len(key) >= CONTEXT_MIN and key in flat:
-            problems.append(CONTEXT_MESSAGE.format(what=what))
+    if found:
+        problems.append(CONTEXT_MESSAGE.format(what=" and ".join(found),
+                                               pronoun="it" if len(found) == 1 else "them"))
     if is_trivial_pattern(password):
         problems.append(PATTERN_MESSAGE)
     return problems
@@ -179,7 +182,8 @@ def visible_text(text: str) -> str:
 # "alice" (or a look-alike Cyrillic "а") can never be two different accounts.
 # The category rule as well: it still holds if the pattern is ever widened to other scripts.
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN), AfterValidator(visible_text)]
-# Length only: any character is allowed and nothing is trimmed or changed (ASVS 6.2.5, 6.2.8).
+# Any character is allowed and nothing is trimmed or changed (ASVS 6.2.5, 6.2.8). The rules
+# that need the username and e-mail are in UserCreate.not_guessable.
 Password = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX),
                      AfterValidator(not_common)]
 # A title shows what it holds: no control, format or separator characters (a newline, a NUL or
@@ -217,6 +221,17 @@ class NoteIn(BaseModel):
 
     title: Title
     body: NoteBody
+
+
+def note_model_with(visible: Callable[[str], str]) -> type[BaseModel]:
+    """``NoteIn`` with another visible-text rule on the title (a learner's, for the checks
+    and the notebook); everything else as in the reference."""
+
+    class NoteWith(NoteIn):
+        title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                max_length=TITLE_MAX), AfterValidator(visible)]
+
+    return NoteWith
 
 
 class CommentIn(BaseModel):

@@ -452,7 +452,7 @@ def run_disguised_text(client: httpx2.Client, token: str, password: str) -> Atta
         accepted.append("an account name that shows as 'admin'")
     tried = len(DISGUISED_TITLES) + 1
     return AttackResult(
-        name="titles and an account name that show something else than they hold",
+        name="titles and an account name that show something other than they hold",
         succeeded=bool(accepted),
         evidence=f"{len(accepted)} of {tried} accepted"
         + (f": {', '.join(accepted[:3])}{', ...' if len(accepted) > 3 else ''}"

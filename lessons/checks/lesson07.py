@@ -13,11 +13,11 @@ import json
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import BaseModel
 
 from lessons import comment_limits, sanitize, validation
 from lessons.attacks import ATTACKER, VICTIM, Scene, Variant, new_password
@@ -231,22 +231,11 @@ def visible_refuses(trial: Trial) -> None:
                "remove the character and go on.")
 
 
-def _note_model(visible: Callable[[str], str]) -> type[BaseModel]:
-    """The reference note model with the learner's rule on the title."""
-
-    class NoteIn(validation.NoteIn):
-        title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                max_length=validation.TITLE_MAX),
-                         AfterValidator(visible)]
-
-    return NoteIn
-
-
 @suite.check("attack_disguised_titles",
              "attack fails: note titles that show something else are refused (422)")
 def attack_disguised_titles(trial: Trial) -> None:
     trial.visible_text("first, the function on its own")
-    with _scene(trial, note_model=_note_model(trial.visible_text)) as scene:
+    with _scene(trial, note_model=validation.note_model_with(trial.visible_text)) as scene:
         token = scene.token(ATTACKER)
         for what, title in attacks.DISGUISED_TITLES:
             status = scene.client.post("/notes", json={"title": title, "body": "x"},
