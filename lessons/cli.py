@@ -255,6 +255,9 @@ def run_users_add(args: argparse.Namespace) -> int:
                          f"it was {len(password)}.")
     if validation.is_common_password(password):
         raise UsageError(validation.COMMON_PASSWORD_MESSAGE)
+    problems = validation.password_problems(password, username=args.name, email=email)
+    if problems:
+        raise UsageError(" ".join(problems))
     settings = Settings.from_env()
     store = Store(settings.database)
     try:

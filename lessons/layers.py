@@ -25,6 +25,7 @@ from lessons import (
     access,
     basic_auth,
     catalog,
+    comment_limits,
     errors,
     logs,
     passwords,
@@ -96,6 +97,11 @@ class Layers:
     note_model: type[BaseModel] = schemas.NoteIn
     comment_model: type[BaseModel] = schemas.CommentIn
     sanitize_html: Callable[[str], str] = sanitize.keep_html
+    # A FastAPI dependency reading which page of comments GET /comments answers (the open
+    # service: every comment at once), and the seconds an author must wait before posting
+    # another comment, given the times of their recent ones (the open service: never).
+    comment_page: Callable[..., comment_limits.Page] = comment_limits.every_comment
+    quota_wait: Callable[[Sequence[int], int, int, int], int] = comment_limits.never_wait
     # An ASGI middleware class (or factory) called as body_limit(app, max_bytes=...); None: no
     # limit at all, as in the open service.
     body_limit: Callable[..., ASGIApp] | None = None

@@ -15,14 +15,15 @@ defined inside functions, and postponed annotations could not see the local name
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, Security, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, Security, status
 
 from lessons.access import NOTES_READ, NOTES_WRITE, USERS_ADMIN
+from lessons.comment_limits import Page
 from lessons.context import Service
 from lessons.identity import Caller
 from lessons.passwords import off_the_event_loop
 from lessons.schemas import CommentOut, Health, NoteOut, UserOut
-from lessons.store import DuplicateUser
+from lessons.store import DuplicateUser, OverQuota
 from lessons.wiring import LessonLayer
 
 NOT_FOUND = "Not found"
@@ -132,20 +133,44 @@ def notes_router(service: Service) -> APIRouter:
 
 def comments_router(service: Service) -> APIRouter:
     router = APIRouter(prefix="/comments", tags=["comments"])
-    store, layers = service.store, service.layers
+    store, layers, settings = service.store, service.layers, service.settings
     Writer = Annotated[Caller, Security(service.caller, scopes=[NOTES_WRITE])]
     CommentIn = layers.comment_model  # lesson 07: length, no unknown fields
+    # Lesson 07: one bounded page per answer (the open service answers every comment at once).
+    PageAsked = Annotated[Page, Depends(layers.comment_page)]
 
-    @router.post("", status_code=status.HTTP_201_CREATED)
+    @router.post("", status_code=status.HTTP_201_CREATED, responses={429: {
+        "description": "The author has posted their quota of comments for now.",
+        "headers": {"Retry-After": {"description": "Seconds until the next comment is allowed.",
+                                    "schema": {"type": "integer"}}}}})
     def post_comment(comment: CommentIn, who: Writer) -> CommentOut:  # type: ignore[valid-type]
         # Sanitized on the way in (lesson 07), so no reader of GET /comments ever gets markup
         # that can run script, whatever page or app displays it.
         body = layers.sanitize_html(comment.body)
-        return CommentOut.of(store.add_comment(who.user.username, body))
+        quota, window = settings.comment_quota, settings.comment_quota_seconds
+        try:
+            saved = store.add_comment_within(
+                who.user.username, body, window,
+                lambda times, now: layers.quota_wait(times, now, quota, window))
+        except OverQuota as over:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"At most {quota} comments per {window} seconds; try again later.",
+                headers={"Retry-After": str(over.retry_after)},
+            ) from None
+        return CommentOut.of(saved)
 
-    @router.get("")
-    def list_comments() -> list[CommentOut]:
-        return [CommentOut.of(comment) for comment in store.list_comments()]
+    @router.get("", responses={200: {"headers": {"Link": {
+        "description": 'The next page, when this one is full: <...>; rel="next" (RFC 8288).',
+        "schema": {"type": "string"}}}}})
+    def list_comments(page: PageAsked, response: Response) -> list[CommentOut]:
+        """The comments, newest first, one page at a time."""
+        comments = store.list_comments(page.limit, page.before)
+        if comments and len(comments) == page.limit:
+            # A relative link: never a host taken from the request (lesson 04).
+            response.headers["Link"] = (f"</comments?limit={page.limit}&before="
+                                        f'{comments[-1].id}>; rel="next"')
+        return [CommentOut.of(comment) for comment in comments]
 
     return router
 

@@ -3,6 +3,9 @@
 Comments may carry a little HTML (bold, lists, links). Whatever a client sends is cleaned on
 the way in with an *allow-list*: the tags, attributes and URL schemes below survive, everything
 else is removed (OWASP ASVS 5.0 requirement 1.3.1: a well-known, secure sanitizing library).
+A link survives only as an absolute ``https:`` or ``mailto:`` URL: relative and
+scheme-relative ones (``//evil.example/``, ``\\evil.example``, which browsers read as links to
+another host) are dropped too.
 
 - ``sanitize_comment`` is the reference, with bleach, which the workbook's design names. bleach
   was deprecated in January 2023 and, with release 6.4.0 (June 2026), is no longer maintained at
@@ -10,13 +13,15 @@ else is removed (OWASP ASVS 5.0 requirement 1.3.1: a well-known, secure sanitizi
 - ``sanitize_comment_nh3`` does the same with nh3, the Python binding of the Rust crate
   ammonia, which parses HTML with html5ever, the parser of the Servo browser engine.
 - ``executable_markup`` is how the workbook *judges* a sanitizer: it parses the output as HTML
-  and lists every element, event handler or URL that could run script or leave the allow-list.
+  and lists every element, event handler or URL that could run script or leave the allow-list
+  of links; ``outside_allow_list`` lists every tag and attribute the allow-list does not name.
   It never searches the text for strings such as ``<script``: an encoded or oddly spelled
   payload slips past a string search, but not past a parser.
 """
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import re
 import time
@@ -37,30 +42,72 @@ ALLOWED_PROTOCOLS = frozenset({"https", "mailto"})
 
 Sanitizer = Callable[[str], str]
 
+# How a browser reads a URL before anything else (the WHATWG URL standard): leading and
+# trailing C0 control characters and spaces are dropped, and every tab, line feed and carriage
+# return is removed, wherever it is. So "  java\tscript:" is javascript:.
+_C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
+
+
+def url_scheme(value: str) -> str | None:
+    """The scheme a browser reads in a URL attribute's value (already entity-decoded), in
+    lower case; None for a relative URL, ``//host/...`` and ``\\host`` included."""
+    match = _SCHEME.match(_TAB_OR_NEWLINE.sub("", value.strip(_C0_AND_SPACE)))
+    return match[1].lower() if match else None
+
+
+def absolute_link(value: str) -> bool:
+    """Whether an (entity-decoded) link is an absolute URL with an allowed scheme. Anything
+    else goes: a relative link names whatever host the page that shows the comment decides,
+    and a scheme-relative one (``//evil.example/``) names another host outright."""
+    return url_scheme(value) in ALLOWED_PROTOCOLS
+
+
+def link_attributes(tag: str, name: str, value: str) -> bool:
+    """bleach's attribute filter for ``<a>``: ``title``, and ``href`` holding an absolute https
+    or mailto link. bleach hands over the value as written, character references and all, so
+    it is decoded first, as the browser will."""
+    if name == "href":
+        return absolute_link(html_text.unescape(value))
+    return name in ALLOWED_ATTRIBUTES["a"]
+
 
 def sanitize_comment(html: str) -> str:
-    """The comment with only allow-listed tags, attributes and link schemes left (bleach).
+    """The comment with only allow-listed tags, attributes and links left (bleach).
 
+    ``protocols`` alone is not enough: bleach keeps every link *without* a scheme when https is
+    allowed, ``//evil.example/`` included, so ``link_attributes`` decides about ``href``.
     ``strip=True`` removes a disallowed tag (keeping its text) instead of showing it escaped;
     comments (``<!-- -->``) are removed too. bleach parses the input the way a browser would
     (html5lib) and serializes a fresh, well-formed result, so what it returns is what it checked.
     """
-    return bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+    return bleach.clean(html, tags=ALLOWED_TAGS, attributes={"a": link_attributes},
                         protocols=ALLOWED_PROTOCOLS, strip=True, strip_comments=True)
 
 
 def sanitize_comment_nh3(html: str) -> str:
-    """The same allow-list with nh3 (ammonia). Differences from bleach: the text inside
+    """The same allow-list with nh3 (ammonia). Two of ammonia's defaults go further than the
+    list and are turned off: ``lang`` and ``title`` on every element (``"*"``: none here), and
+    links without a scheme (``url_relative="deny"``). Differences from bleach: the text inside
     ``<script>`` and ``<style>`` is dropped with the tag, and links get ``rel="noopener
     noreferrer"`` added (``link_rel``), so a linked page cannot reach back into ours."""
-    return nh3.clean(html, tags=set(ALLOWED_TAGS),
-                     attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-                     url_schemes=set(ALLOWED_PROTOCOLS))
+    attributes = {"*": set(), **{tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}}
+    return nh3.clean(html, tags=set(ALLOWED_TAGS), attributes=attributes,
+                     url_schemes=set(ALLOWED_PROTOCOLS), url_relative="deny")
 
 
 def keep_html(html: str) -> str:
     """VULNERABLE, the open service's stand-in: stores whatever HTML the client sent."""
     return html
+
+
+def sanitize_schemes_only(html: str) -> str:
+    """VULNERABLE, the first version of this lesson's reference: the right tags, attributes
+    and schemes, but bleach keeps scheme-relative links (``//evil.example/``) when https is
+    allowed, so a comment can still link to any host."""
+    return bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                        protocols=ALLOWED_PROTOCOLS, strip=True, strip_comments=True)
 
 
 SCRIPT_TAG = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
@@ -86,23 +133,13 @@ URL_ATTRIBUTES = frozenset({
     "href", "src", "action", "formaction", "xlink:href", "data", "poster", "background",
     "lowsrc", "dynsrc", "ping", "srcset",
 })
-# Browsers ignore ASCII whitespace and control characters inside a URL's scheme
-# ("java\tscript:" is javascript:), so they are removed before the scheme is read.
-_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f]+")
-_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
-
-
-def url_scheme(value: str) -> str | None:
-    """The scheme a browser would see in an attribute value that is already entity-decoded,
-    lower-case; None for a relative URL."""
-    match = _SCHEME.match(_IGNORED_IN_URLS.sub("", value))
-    return match[1].lower() if match else None
 
 
 def executable_markup(html: str) -> list[str]:
-    """Everything in ``html`` that could run script or leave the comment allow-list, found by
-    parsing it: dangerous elements, ``on*`` attributes, and URL attributes whose decoded,
-    whitespace-stripped scheme is not https or mailto. Empty means nothing was found.
+    """Everything in ``html`` that could run script or leave the allow-list of links, found
+    by parsing it: dangerous elements, ``on*`` attributes, and URL attributes that are not an
+    absolute https or mailto URL as a browser reads them (decoded, tabs and newlines removed).
+    Empty means nothing was found.
 
     The parser is lexbor (through selectolax), an HTML5 parser that follows the WHATWG rules
     browsers use, and a third implementation besides bleach's (html5lib) and nh3's
@@ -120,10 +157,30 @@ def executable_markup(html: str) -> list[str]:
                 findings.append(f"{name}= event handler on <{tag}>")
             elif name == "srcdoc":
                 findings.append(f"srcdoc= on <{tag}>")
-            elif name in URL_ATTRIBUTES and value is not None:
+            elif name in URL_ATTRIBUTES and value is not None and not absolute_link(value):
                 scheme = url_scheme(value)
-                if scheme is not None and scheme not in ALLOWED_PROTOCOLS:
-                    findings.append(f"{name}= with the scheme {scheme}: on <{tag}>")
+                findings.append(f"{name}= with the scheme {scheme}: on <{tag}>" if scheme else
+                                f"{name}= with a relative link ({value[:24]!r}) on <{tag}>")
+    return findings
+
+
+# The elements an HTML parser adds around any fragment: judged by their attributes only.
+_DOCUMENT = frozenset({"html", "head", "body"})
+
+
+def outside_allow_list(html: str) -> list[str]:
+    """Every element and attribute in ``html`` that the allow-list does not name (``<img>``,
+    ``id=`` on ``<p>``, ``title=`` anywhere but on ``<a>``...), found by parsing it. What a
+    sanitizer returns must hold nothing else, harmless-looking or not: every extra tag or
+    attribute is surface that nobody reviewed (ids and names can clobber a page's scripts'
+    globals; ``style`` can lay a fake login box over the page)."""
+    findings = []
+    for node in LexborHTMLParser(html).root.traverse(include_text=False):
+        tag = node.tag
+        if tag not in ALLOWED_TAGS and tag not in _DOCUMENT:
+            findings.append(f"<{tag}>")
+        allowed = ALLOWED_ATTRIBUTES.get(tag, frozenset())
+        findings += [f"{name}= on <{tag}>" for name in node.attributes if name not in allowed]
     return findings
 
 

@@ -47,6 +47,10 @@ class Settings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
     max_body_bytes: int = 64 * 1024
+    # Lesson 07: how many comments one user may post within a sliding window of this many
+    # seconds; the next one is answered 429 with Retry-After.
+    comment_quota: int = 20
+    comment_quota_seconds: int = 600
     login_failures_per_user: int = 5
     login_failures_per_client: int = 20
     login_window_seconds: int = 300

@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS comments (
     body       TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS comments_by_author ON comments(author, created_at);
 CREATE TABLE IF NOT EXISTS revoked_tokens (
     jti        TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
@@ -109,6 +110,15 @@ class DuplicateUser(ValueError):
     """A user with this name exists already."""
 
 
+class OverQuota(Exception):
+    """A comment refused because its author has posted their quota; ``retry_after`` is how
+    many seconds until the next one is allowed."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"over the comment quota; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -117,6 +127,18 @@ def new_user_id() -> str:
     """A new account id: 128 random bits as 32 hex digits. Random, so it says nothing about
     the account and is never made twice; not a secret (every token of the account shows it)."""
     return secrets.token_hex(16)
+
+
+# The comment quota (lesson 07) compares these stored times with a window in seconds.
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _timestamp(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime(TIMESTAMP)
+
+
+def _seconds(timestamp: str) -> int:
+    return int(datetime.strptime(timestamp, TIMESTAMP).replace(tzinfo=UTC).timestamp())
 
 
 class Store:
@@ -340,8 +362,44 @@ class Store:
         assert cursor.lastrowid is not None
         return Comment(cursor.lastrowid, author, body, created)
 
-    def list_comments(self) -> list[Comment]:
-        rows = self.query("SELECT id, author, body, created_at FROM comments ORDER BY id")
+    def add_comment_within(self, author: str, body: str, window_seconds: int,
+                           wait: Callable[[list[int], int], int]) -> Comment:
+        """Add a comment unless its author must wait first; then raise ``OverQuota``.
+
+        ``wait(times, now)`` gets the times (Unix seconds, oldest first) of the author's
+        comments of the last ``window_seconds`` seconds, and the time now; it answers how
+        many seconds to wait (0: post now). Counting and inserting happen in one IMMEDIATE
+        transaction, which holds the database's write lock: two workers posting for the same
+        author at the same moment cannot both see room for one more comment.
+        """
+        now = int(time.time())
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT created_at FROM comments WHERE author = ? AND created_at > ?"
+                " ORDER BY created_at, id", (author, _timestamp(now - window_seconds)),
+            ).fetchall()
+            seconds = wait([_seconds(row[0]) for row in rows], now)
+            if seconds > 0:
+                raise OverQuota(seconds)  # rolls the transaction back: nothing was written
+            created = _timestamp(now)
+            cursor = db.execute(
+                "INSERT INTO comments (author, body, created_at) VALUES (?, ?, ?)",
+                (author, body, created),
+            )
+        assert cursor.lastrowid is not None
+        return Comment(cursor.lastrowid, author, body, created)
+
+    def list_comments(self, limit: int | None = None, before: int | None = None) -> list[Comment]:
+        """Comments, newest first: at most ``limit`` of them (None: every one), and only those
+        older than the comment ``before`` (a cursor: the last id of the previous page)."""
+        # SQLite reads a negative LIMIT as "no limit at all". None is spelled -1 here on
+        # purpose; a negative number from a client must never get this far (lesson 07's
+        # page parameters refuse it).
+        rows = self.query(
+            "SELECT id, author, body, created_at FROM comments WHERE (? IS NULL OR id < ?)"
+            " ORDER BY id DESC LIMIT ?",
+            (before, before, -1 if limit is None else limit),
+        )
         return [Comment(**row) for row in rows]
 
     # -- revoked tokens ----------------------------------------------------------------------
