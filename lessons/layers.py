@@ -79,6 +79,9 @@ class Layers:
     user_model: type[BaseModel] = schemas.UserRecord
     # 02, 07: the body of POST /users/me/password (any new password until lesson 07's policy)
     password_change_model: type[BaseModel] = schemas.PasswordChange
+    # 07: what else makes a new password guessable for this account (the username, the e-mail
+    # name, the service's name, a trivial pattern); the open service finds nothing
+    password_problems: Callable[..., list[str]] = schemas.no_password_problems
     # 06: cookie sessions. No route uses them before lesson 06; the defaults are the
     # vulnerable client-held design that lesson 06 attacks first.
     new_session: Callable[[Settings], tuple[str, str]] = sessions.new_session_predictable

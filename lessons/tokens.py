@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Response, Security, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from jose import JOSEError, jwt
 
@@ -317,7 +318,8 @@ def password_router(service: Service) -> APIRouter:
       checked the old password while the change landed gets no token.
 
     Both hashes run off the event loop; the new password's policy is the
-    ``password_change_model`` seam's (strict from lesson 07).
+    ``password_change_model`` seam's and the ``password_problems`` seam's (strict from lesson
+    07: the same rules as at registration, with this account's name and e-mail).
     """
     api = APIRouter(prefix="/users", tags=["lesson 02: tokens"])
     layers, store, hasher = service.layers, service.store, service.hasher
@@ -330,6 +332,13 @@ def password_router(service: Service) -> APIRouter:
         who: Caller = Security(service.caller),  # noqa: B008
     ) -> Response:
         user = who.user
+        # The rules a model cannot check alone: they need the account (its name, its e-mail).
+        problems = layers.password_problems(body.new_password, username=user.username,
+                                            email=user.email)
+        if problems:
+            raise RequestValidationError([
+                {"type": "password_policy", "loc": ("body", "new_password"), "msg": problem,
+                 "input": None} for problem in problems])
         if not await off_the_event_loop(password_matches, hasher, body.current_password, user):
             layers.audit("password.change.failure", user=user.username, method=who.method)
             raise unauthorized("The current password is wrong", CHALLENGE)

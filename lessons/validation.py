@@ -268,6 +268,7 @@ LAYER = LessonLayer(
     seams={
         "user_model": UserCreate,
         "password_change_model": PasswordChange,
+        "password_problems": password_problems,
         "note_model": NoteIn,
         "comment_model": CommentIn,
         "search_notes": Store.search_notes,  # parameterized; see lessons/store.py

@@ -159,7 +159,9 @@ def test_without_a_credential_it_is_a_401(scene) -> None:
     assert scene.client.post(ROUTE, json=body, headers=bearer("a.b.c")).status_code == 401
 
 
-@pytest.mark.parametrize("new", ["password123456", "too-short", "a" * 129])
+@pytest.mark.parametrize("new", ["password123456", "too-short", "a" * 129,
+                                 "alice-likes-long-walks", "my-notes-password-2026",
+                                 "abcdefghijklmnop"])
 def test_from_lesson_07_the_new_password_meets_the_policy(tmp_path, new) -> None:
     with Scene(reference(8), folder=tmp_path) as scene:
         alice = scene.accounts["alice"]
