@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
@@ -69,14 +68,16 @@ class Asset:
     media_type: str
     cache_control: str
 
-    def response(self) -> Response:
+    async def response(self) -> Response:
         return Response(_content(self.source), media_type=self.media_type, headers={
             "Cache-Control": self.cache_control, "X-Content-Type-Options": "nosniff"})
 
 
 @functools.cache
 def _content(source: Traversable) -> bytes:
-    return source.read_bytes()  # read once per process: the files do not change while it runs
+    # Read once per process, when the router is built: the files do not change while it runs,
+    # and no request then waits for the disk.
+    return source.read_bytes()
 
 
 _BUNDLED = resources.files("fastapi_offline") / "static"
@@ -102,7 +103,7 @@ def _page(title: str, head: str, body: str) -> HTMLResponse:
                                            "X-Content-Type-Options": "nosniff"})
 
 
-def docs_page(request: Request) -> HTMLResponse:
+async def docs_page(request: Request) -> HTMLResponse:
     """The Swagger UI page: markup, the two bundled files and the start-up script. Everything
     the script needs to know is in ``data-`` attributes, so the script itself never changes."""
     if request.app.openapi_url is None:
@@ -121,7 +122,7 @@ def docs_page(request: Request) -> HTMLResponse:
     return _page(f"{request.app.title} - Swagger UI", head, body)
 
 
-def oauth2_redirect_page(request: Request) -> HTMLResponse:
+async def oauth2_redirect_page(request: Request) -> HTMLResponse:
     """Where an OAuth2 authorization server sends the browser back to Swagger UI (the
     authorization-code and implicit flows; the password flow of ``/auth/token`` needs no
     redirect). Its script hands the answer to the docs page that opened it."""
@@ -130,22 +131,17 @@ def oauth2_redirect_page(request: Request) -> HTMLResponse:
                  f'<script src="{root}{ASSETS}/oauth2-redirect.js"></script>\n')
 
 
-def _serve(asset: Asset) -> Callable[[], Response]:
-    def serve() -> Response:
-        return asset.response()
-
-    return serve
-
-
 def docs_router(service: Service) -> APIRouter:
     """``/docs``, its OAuth2 redirect page and their files; empty in production."""
     router = APIRouter(include_in_schema=False)
     if service.settings.production:
         return router
-    router.add_api_route(DOCS, docs_page, methods=["GET"], response_class=HTMLResponse)
-    router.add_api_route(OAUTH2_REDIRECT, oauth2_redirect_page, methods=["GET"],
+    methods = ["GET", "HEAD"]  # HEAD too, as for any page (RFC 9110 9.3.2)
+    router.add_api_route(DOCS, docs_page, methods=methods, response_class=HTMLResponse)
+    router.add_api_route(OAUTH2_REDIRECT, oauth2_redirect_page, methods=methods,
                          response_class=HTMLResponse)
     for asset in ASSET_FILES:
-        router.add_api_route(asset.path, _serve(asset), methods=["GET"], response_class=Response)
+        _content(asset.source)
+        router.add_api_route(asset.path, asset.response, methods=methods, response_class=Response)
     return router
 

@@ -111,6 +111,8 @@ def test_every_file_the_pages_load_is_served_with_its_type(client: TestClient) -
     loads = loaded_by(client)
     assert {Path(path).name for path in loads} >= {
         "swagger-ui-bundle.js", "swagger-ui.css", "favicon.png", "init.js", "oauth2-redirect.js"}
+    for path in [*PAGES, *loads]:
+        assert client.head(path).status_code == 200, path
     for path in loads:
         answer = client.get(path)
         assert answer.status_code == 200, path

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from browser_support import Offline, offline_chromium
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, expect
 
 from lessons import catalog, workbook
 from lessons.server import free_port
@@ -127,19 +127,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BrowserC
         yield opened
 
 
-# Kernel started and idle; a "Select Kernel" dialog (shown when JupyterLab asks before
-# starting the notebook's kernel) is answered with its default, as a learner would.
-KERNEL_READY = """() => {
-    const dialog = document.querySelector('.jp-Dialog');
-    if (dialog && dialog.textContent.includes('Select Kernel')) {
-        dialog.querySelector('.jp-mod-accept').click();
-    }
-    const kernel = document.querySelector('.jp-NotebookPanel .jp-Toolbar-kernelName');
-    const status = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
-    return kernel !== null && !kernel.textContent.includes('No Kernel')
-        && status !== null && status.dataset.status === 'idle';
-}"""
-
 # Done: the kernel is idle, no cell is queued or running ("[*]"), and either every code cell
 # has run or one failed (JupyterLab then drops the cells queued after it).
 RUN_FINISHED = """() => {
@@ -179,6 +166,7 @@ class Run:
     errors: list[dict[str, object]]  # {"cell": index in the notebook, "text": the output}
     not_run: list[int]
     diagrams: int  # Mermaid diagrams drawn
+    expected_diagrams: int  # mermaid blocks in the notebook's markdown
     broken_diagrams: list[str]
     crashes: list[str]  # errors raised by JupyterLab's own page
 
@@ -196,8 +184,15 @@ def run_in_jupyterlab(lab: JupyterLab, context: BrowserContext, path: str) -> Ru
     crashes: list[str] = []
     page.on("pageerror", lambda error: crashes.append(str(error)))
     try:
+        # JupyterLab may ask which kernel to start; a learner accepts the one it suggests.
+        page.add_locator_handler(page.locator(".jp-Dialog").filter(has_text="Select Kernel"),
+                                 lambda dialog: dialog.locator(".jp-mod-accept").click())
         page.goto(lab.open_url(path))
-        page.wait_for_function(KERNEL_READY, timeout=120_000, polling=200)
+        kernel = notebook["metadata"]["kernelspec"]["display_name"]
+        expect(page.locator(".jp-NotebookPanel .jp-Toolbar-kernelName")).to_have_text(
+            kernel, timeout=120_000)
+        expect(page.locator("#jp-main-statusbar")).to_contain_text(f"{kernel} | Idle",
+                                                                  timeout=120_000)
         code_cells = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
         assert page.locator(".jp-CodeCell").count() == code_cells, "not every cell is shown"
 
@@ -212,7 +207,7 @@ def run_in_jupyterlab(lab: JupyterLab, context: BrowserContext, path: str) -> Ru
             " || document.querySelector('.jp-RenderedMermaid.jp-mod-warning') !== null",
             arg=[DIAGRAM, diagrams], timeout=30_000)
         return Run(errors=page.evaluate(ERROR_OUTPUTS), not_run=page.evaluate(NOT_RUN),
-                   diagrams=page.locator(DIAGRAM).count(),
+                   diagrams=page.locator(DIAGRAM).count(), expected_diagrams=diagrams,
                    broken_diagrams=page.locator(".jp-RenderedMermaid.jp-mod-warning"
                                                 ).all_inner_texts(),
                    crashes=crashes)
@@ -234,6 +229,7 @@ def test_the_learner_notebook_runs_in_jupyterlab(notebook: str, jupyterlab: Jupy
     assert not run.errors, f"{notebook}: error output in JupyterLab:\n{run.report()}"
     assert run.not_run == [], f"{notebook}: cells that did not run"
     assert not run.broken_diagrams, f"{notebook}: a Mermaid diagram does not render"
+    assert run.diagrams == run.expected_diagrams, f"{notebook}: Mermaid diagrams missing"
     assert run.crashes == [], f"{notebook}: JupyterLab's page raised {run.crashes}"
     assert offline.blocked == [], f"JupyterLab tried to reach {offline.blocked}"
 
