@@ -209,11 +209,14 @@ def open_docs(docs: Docs) -> tuple[Page, list[str]]:
 def execute(page: Page, operation: str) -> str:
     """Try the operation out, as a learner does, and return the status of the live answer."""
     block = page.locator(f"#{operation}")
+    status = block.locator(".live-responses-table .response .response-col_status")
+    if block.locator("button.btn-clear").is_visible():
+        block.locator("button.btn-clear").click()  # else the last answer would still show
+        expect(status).to_have_count(0)
     if not block.locator("button.execute").is_visible():
         block.locator(".opblock-summary").click()
         block.locator("button.try-out__btn").click()
     block.locator("button.execute").click()
-    status = block.locator(".live-responses-table .response .response-col_status")
     expect(status).to_have_count(1)
     return status.inner_text().split()[0]  # the code, without "Undocumented"
 
