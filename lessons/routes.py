@@ -4,10 +4,10 @@ Each router is built by a small function of the ``Service`` (settings, store, ha
 so a route calls a seam without knowing which lesson filled it, and asks for its caller with
 ``Security(service.caller, scopes=[...])`` without knowing how callers prove who they are.
 
-``LAYER`` is lesson 00's declaration: every route of the domain, and an admin area that no
-check guards at all (lesson 01 replaces it with ``admin_router``, which asks for the
-``users:admin`` scope). Routes of the lessons themselves (``/basic``, ``/auth``, ``/session``)
-live with their lessons.
+``LAYER`` is lesson 00's declaration: every route of the domain, an admin area that no check
+guards at all (lesson 01 replaces it with ``admin_router``, which asks for the
+``users:admin`` scope), and the interactive docs (``lessons.docs_page``). Routes of the lessons
+themselves (``/basic``, ``/auth``, ``/session``) live with their lessons.
 
 (No ``from __future__ import annotations`` here: FastAPI reads the annotations of routes
 defined inside functions, and postponed annotations could not see the local names.)
@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, Security
 from lessons.access import NOTES_READ, NOTES_WRITE, USERS_ADMIN
 from lessons.comment_limits import Page
 from lessons.context import Service
+from lessons.docs_page import docs_router
 from lessons.identity import Caller
 from lessons.passwords import off_the_event_loop
 from lessons.schemas import CommentOut, Health, NoteOut, UserOut
@@ -181,4 +182,6 @@ LAYER = LessonLayer(routers={
     "admin": open_admin_router,
     "notes": notes_router,
     "comments": comments_router,
+    # The interactive docs, served with every file they need (no CDN); off in production.
+    "docs": docs_router,
 })

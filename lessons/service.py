@@ -48,8 +48,10 @@ def create_app(upto: int | str = "final", settings: Settings | None = None,
         title="Notes service",
         summary=f"The workbook's service as it stands after lesson {level:02d}.",
         version=f"lesson-{level:02d}",
-        # Production turns the interactive docs off: they map the whole attack surface.
-        docs_url=None if settings.production else "/docs",
+        # The interactive docs are lesson 00's "docs" router (lessons.docs_page): served with
+        # their own files, not from a CDN, and off in production, where the OpenAPI document
+        # is not published either: they map the whole attack surface.
+        docs_url=None,
         redoc_url=None,
         openapi_url=None if settings.production else "/openapi.json",
         lifespan=lifespan,
