@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from lessons.identity import Caller, IdentityDependency, claimed_identity
 from lessons.passwords import PasswordHasher
 from lessons.settings import Settings
 from lessons.store import Note, Session, Store, User
+from lessons.tls import hosts
 from lessons.wiring import (
     STACK,
     LessonLayer,
@@ -74,6 +75,9 @@ class Layers:
     check_scopes: Callable[[frozenset[str], Sequence[str]], None] = access.allow_any
     find_note: Callable[[Store, str, int], Note | None] = access.any_note
     user_model: type[BaseModel] = schemas.UserRecord
+    # 04: which Host header values the service answers for (the allowed_hosts middleware);
+    # the default is the open service's: any host at all.
+    host_allowed: Callable[[str | None, Collection[str]], bool] = hosts.any_host
     # 06: cookie sessions. No route uses them before lesson 06; the defaults are the
     # vulnerable client-held design that lesson 06 attacks first.
     new_session: Callable[[Settings], tuple[str, str]] = sessions.new_session_predictable

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 from itsdangerous import BadSignature, Signer, URLSafeSerializer, URLSafeTimedSerializer
 
-from lessons import basic_auth, sessions, tls
+from lessons import basic_auth, sessions
 from lessons.attacks import Account, new_password, seed
 from lessons.attacks import lesson06 as attacks
 from lessons.browser import Browser, fetch_site, site_of
@@ -34,6 +34,7 @@ from lessons.checks import FAILED, PASSED
 from lessons.checks.lesson06 import REFERENCE, estimated_bits, suite
 from lessons.layers import Layers
 from lessons.store import Session
+from lessons.tls import certificates as tls
 
 NOTEBOOK = "06_sessions.ipynb"
 COOKIE, CSRF = sessions.COOKIE, sessions.CSRF_HEADER

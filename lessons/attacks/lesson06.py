@@ -41,10 +41,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from lessons import sessions, tls
+from lessons import sessions
 from lessons.attacks import Account, AttackResult, new_password, seed
 from lessons.browser import Browser
 from lessons.server import BackgroundServer
+from lessons.tls import certificates as tls
 
 ATTACKER, VICTIM, LEAVER = "mallory", "alice", "bob"
 COOKIE, CSRF_HEADER = sessions.COOKIE, sessions.CSRF_HEADER

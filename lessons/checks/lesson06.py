@@ -18,11 +18,12 @@ from typing import Any
 from fastapi import FastAPI
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 
-from lessons import sessions, tls
+from lessons import sessions
 from lessons.attacks import lesson06 as attacks
 from lessons.attacks.lesson06 import Scene, set_cookie_attributes, stage
 from lessons.checks import Fail, Report, Suite, Trial, expect
 from lessons.store import Session
+from lessons.tls import certificates as tls
 
 suite = Suite(6, "Cookies and sessions")
 
