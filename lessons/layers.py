@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,7 @@ class Layers:
     user_model: type[BaseModel] = schemas.UserRecord
     # 04: which Host header values the service answers for (the allowed_hosts middleware);
     # the default is the open service's: any host at all.
-    host_allowed: Callable[[str | None, Collection[str]], bool] = hosts.any_host
+    host_allowed: hosts.HostCheck = hosts.any_host
     # 06: cookie sessions. No route uses them before lesson 06; the defaults are the
     # vulnerable client-held design that lesson 06 attacks first.
     new_session: Callable[[Settings], tuple[str, str]] = sessions.new_session_predictable

@@ -604,6 +604,9 @@ WRONG_ANSWERS: tuple[WrongAnswer, ...] = (
     WrongAnswer("client_for_base_url", "no base_url",
                 {"tls_client": wrong.no_base_url},
                 {"client_trusts_ca": "for base_url", "client_capture": "could not log in"}),
+    WrongAnswer("client_for_base_url", "plain HTTP to the TLS port",
+                {"tls_client": wrong.plain_http_instead},
+                {"client_trusts_ca": "over TLS", "client_capture": "could not log in"}),
     WrongAnswer("client_local_ca", "the system's trust store",
                 {"tls_client": wrong.system_trust},
                 {"client_trusts_ca": "cafile=ca_file", "client_capture": "could not log in"}),
@@ -653,7 +656,7 @@ WRONG_ANSWERS: tuple[WrongAnswer, ...] = (
                 {"host_foreign": "None names no host"}),
     WrongAnswer("host_others_refused", "any IP address let through",
                 {"host_allowed": wrong.any_address},
-                {"host_foreign": "an address", "host_service": "answered 307"}),
+                {"host_foreign": "another address", "host_service": "answered 307"}),
     WrongAnswer("host_whole_names", "a suffix match",
                 {"host_allowed": wrong.suffix_match},
                 # [2001:db8::1] ends with ::1: a suffix match lets a foreign address in too.

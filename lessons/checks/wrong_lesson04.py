@@ -152,6 +152,11 @@ def no_base_url(base_url: str, ca_file: Path) -> httpx2.Client:
     return httpx2.Client(verify=ssl.create_default_context(cafile=ca_file), timeout=10)
 
 
+def plain_http_instead(base_url: str, ca_file: Path) -> httpx2.Client:
+    """Swaps https:// for http:// "to make it work"; the server speaks only TLS."""
+    return httpx2.Client(base_url=base_url.replace("https://", "http://"), timeout=10)
+
+
 def no_verification(base_url: str, ca_file: Path) -> httpx2.Client:
     """``verify=False`` "because the certificate is self-made anyway"."""
     return httpx2.Client(base_url=base_url, verify=False, timeout=10)
