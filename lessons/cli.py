@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from lessons import catalog
@@ -149,7 +149,8 @@ def run_serve(args: argparse.Namespace) -> int:
     # What the lessons up to this one need from uvicorn (lessons.wiring: each lesson's `serve`).
     from lessons.layers import assemble
 
-    options: dict[str, object] = assemble(lesson).uvicorn_options(settings)
+    assembly = assemble(lesson)
+    options: dict[str, object] = assembly.uvicorn_options(settings)
     # With JSON logging on (lesson 08), standard output holds JSON lines only: the banner
     # goes to standard error.
     banner = sys.stderr if "log_config" in options else sys.stdout
@@ -162,7 +163,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.https:
         options.update(_https_setup(args, settings, banner))
         if args.http_port is not None:
-            redirector = _start_plain_http(args, banner, options.get("log_config"))
+            redirector = _start_plain_http(args, banner, options.get("log_config"),
+                                           audit=assembly.layers.audit)
     try:
         uvicorn.run("lessons.service:app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="info", **options)
@@ -176,30 +178,31 @@ def _https_setup(args: argparse.Namespace, settings: Settings,
                  banner: TextIO) -> dict[str, object]:
     """The local CA and server certificate (made on first use, then reused), and the uvicorn
     options that serve them with the workbook's TLS profile."""
-    from lessons import tls
+    from lessons.tls import certificates, context
 
-    files = tls.ensure_certificates(settings.data_dir)
-    print(f"TLS: certificate for {', '.join(tls.HOSTS)}, issued by the local CA in "
+    files = certificates.ensure_certificates(settings.data_dir)
+    print(f"TLS: certificate for {', '.join(certificates.HOSTS)}, issued by the local CA in "
           f"{files.ca_file}\n     Trust that file to connect, for example: curl --cacert "
           f"{files.ca_file} https://127.0.0.1:{args.port}/health", file=banner)
-    if args.host not in tls.HOSTS and not _is_loopback(args.host):
-        print(f"warning: the certificate names only {', '.join(tls.HOSTS)}; clients that reach "
-              f"this machine as {args.host} will reject it.", file=sys.stderr)
-    return tls.https_options(files)
+    if args.host not in certificates.HOSTS and not _is_loopback(args.host):
+        print(f"warning: the certificate names only {', '.join(certificates.HOSTS)}; clients "
+              f"that reach this machine as {args.host} will reject it.", file=sys.stderr)
+    return context.https_options(files)
 
 
-def _start_plain_http(args: argparse.Namespace, banner: TextIO,
-                      log_config: object = None) -> BackgroundServer:
+def _start_plain_http(args: argparse.Namespace, banner: TextIO, log_config: object,
+                      audit: Callable[..., None]) -> BackgroundServer:
     """The plain-HTTP listener, in a thread beside the HTTPS server: it redirects page loads
-    to HTTPS and refuses API calls, and never reaches a route."""
-    from lessons import tls
+    to HTTPS and refuses API calls, and never reaches a route. Its refusals go to the served
+    lesson's ``audit`` seam (from lesson 08 on, audit events through the service's logging)."""
     from lessons.server import BackgroundServer
+    from lessons.tls import plain_http
 
     # From lesson 08 on, the listener's log lines are JSON too, through the same redaction.
     logging_options = {"log_config": log_config} if log_config else {}
-    listener = BackgroundServer(tls.PlainHttpListener(https_port=args.port), host=args.host,
-                                port=args.http_port, log_level="info", access_log=True,
-                                **logging_options)
+    listener = BackgroundServer(plain_http.PlainHttpListener(https_port=args.port, audit=audit),
+                                host=args.host, port=args.http_port, log_level="info",
+                                access_log=True, **logging_options)
     try:
         listener.start()
     except OSError as error:

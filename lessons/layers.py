@@ -39,6 +39,7 @@ from lessons.identity import Caller, IdentityDependency, claimed_identity
 from lessons.passwords import PasswordHasher
 from lessons.settings import Settings
 from lessons.store import Note, Session, Store, User
+from lessons.tls import hosts
 from lessons.wiring import (
     STACK,
     LessonLayer,
@@ -82,6 +83,9 @@ class Layers:
     # 07: what else makes a new password guessable for this account (the username, the e-mail
     # name, the service's name, a trivial pattern); the open service finds nothing
     password_problems: Callable[..., list[str]] = schemas.no_password_problems
+    # 04: which Host header values the service answers for (the allowed_hosts middleware);
+    # the default is the open service's: any host at all.
+    host_allowed: hosts.HostCheck = hosts.any_host
     # 06: cookie sessions. No route uses them before lesson 06; the defaults are the
     # vulnerable client-held design that lesson 06 attacks first.
     new_session: Callable[[Settings], tuple[str, str]] = sessions.new_session_predictable

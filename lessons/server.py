@@ -27,7 +27,7 @@ from typing import Any
 
 import uvicorn
 
-from lessons import tls
+from lessons.tls.context import uvicorn_context
 
 _running: set[BackgroundServer] = set()
 
@@ -54,7 +54,7 @@ class BackgroundServer:
             options.update(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile))
             # Lesson 04's TLS profile (TLS 1.2+, AEAD suites only, P-256/X25519), unless the
             # caller passes its own factory (``ssl_context_factory=None``: Python's defaults).
-            options.setdefault("ssl_context_factory", tls.uvicorn_context)
+            options.setdefault("ssl_context_factory", uvicorn_context)
         self._config = uvicorn.Config(app, **options)
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

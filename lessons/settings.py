@@ -37,6 +37,10 @@ class Settings:
     # Addresses (or networks) of the TLS-terminating proxies in front of the service, the only
     # peers whose X-Forwarded-Proto/-For are believed (lesson 04). Empty: believe nobody.
     trusted_proxies: tuple[str, ...] = ()
+    # The host names (and addresses) the service answers for; any other Host gets 400
+    # (lesson 04). Loopback by default, and "testserver": the name Starlette's in-process
+    # TestClient sends, which no DNS resolves. A deployment lists its own names.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", "testserver")
     # OWASP Password Storage Cheat Sheet minimum for Argon2id: 19 MiB, 2 iterations, 1 lane.
     argon2_memory_kib: int = 19456
     argon2_time_cost: int = 2

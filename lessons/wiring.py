@@ -62,6 +62,11 @@ STACK: tuple[Slot, ...] = (
          "gives every answer a request id and one access-log line, and answers whatever "
          "nothing inside handled with a generic 500; inside the proxy check, so the log names "
          "the real client"),
+    Slot("allowed_hosts", 4,
+         "answers 400 to a request for a host name the service does not serve, before any "
+         "route or redirect can use that name; inside the proxy check and the request log, "
+         "so the refusal is logged with the real client; outside HSTS, so a foreign name "
+         "never receives our HSTS policy"),
     Slot("hsts", 4,
          "adds Strict-Transport-Security to answers sent over HTTPS; inside the proxy check, "
          "so a TLS-terminating proxy's X-Forwarded-Proto counts"),

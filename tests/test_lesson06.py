@@ -29,7 +29,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
-from lessons import basic_auth, sessions, tls
+from lessons import basic_auth, sessions
+from lessons.tls import certificates as tls
 from lessons.attacks import Scene, Variant, reference
 from lessons.attacks import lesson06 as attacks
 from lessons.browser import Browser, fetch_site, site_of

@@ -1,4 +1,4 @@
-"""Lesson 04: attacks on what crosses the network, run against real servers on loopback.
+"""Lesson 04: attacks on what crosses the network, and on the names the service answers for.
 
 1. Read a password and a bearer token in transit: a relay on the path between client and
    server records the bytes of a login and an API call (API8:2023 security misconfiguration:
@@ -10,6 +10,14 @@
    plain HTTP and redirects it to HTTPS, forever.
 4. A spoofed ``X-Forwarded-Proto: https`` from a client that is not the proxy: an app that
    believes it treats a plain-HTTP request as a protected one (ASVS 5.0 4.1.3).
+5. A redirect aimed at another site: ``GET /notes/`` with ``Host: evil.example`` is answered
+   with a redirect to ``https://evil.example/notes`` (OWASP WSTG-INPV-17, Host header
+   injection).
+
+The plain functions are the attacks as the notebook runs them step by step; ``ATTACKS`` runs
+each on a ``Scene``. How the service is deployed (over plain HTTP or TLS, with which
+plain-HTTP answer, behind which redirect) is not a seam of the service: a variant says it in
+its ``options``, and without options the scene is deployed the way lesson 04 does it.
 """
 
 from __future__ import annotations
@@ -20,9 +28,14 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus, urlsplit
 
 import httpx2
+from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
+from starlette.testclient import TestClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from lessons.attacks import AttackResult
-from lessons.wire import Relay
+from lessons.attacks import VICTIM, Attack, AttackResult, Scene, Variant
+from lessons.tls import certificates, context, plain_http
+from lessons.tls.certificates import TlsFiles
+from lessons.wire import Relay, TlsTerminatingProxy
 
 ConnectFunction = Callable[[str], httpx2.Client]
 
@@ -192,3 +205,124 @@ def run_spoofed_proto(client: httpx2.Client, path: str = "/health") -> AttackRes
                  + ("answered as if over HTTPS (HSTS sent on plain HTTP)" if believed
                     else "treated as the plain HTTP it was (no HSTS)"),
     )
+
+
+FOREIGN_HOST = "evil.example"
+
+
+def aim_redirect(client: httpx2.Client, host: str = FOREIGN_HOST,
+                 path: str = "/notes/") -> httpx2.Response:
+    """Ask for ``path`` with the trailing slash that makes Starlette redirect, naming ``host``
+    as the host. A cache in front of the service may keep the answer and serve it to others."""
+    return client.get(path, headers={"Host": host}, follow_redirects=False)
+
+
+def run_host_redirect(client: httpx2.Client, host: str = FOREIGN_HOST) -> AttackResult:
+    response = aim_redirect(client, host)
+    location = response.headers.get("location", "")
+    aimed = urlsplit(location).hostname == host
+    return AttackResult(
+        name=f"aim the service's redirect at {host} with the Host header",
+        succeeded=aimed,
+        evidence=f"HTTP {response.status_code}" + (f", Location: {location}" if location
+                                                    else ", no redirect"),
+    )
+
+
+# -- the lesson's attacks, each on a scene of its own ------------------------------------------
+
+# A client on the internet, not the proxy (an address from the range kept for documentation).
+OUTSIDER = ("203.0.113.7", 50000)
+
+
+def scene_certificates(scene: Scene) -> TlsFiles:
+    """The local CA and server certificate in the scene's data folder, as ``serve --https``
+    makes them."""
+    return certificates.ensure_certificates(scene.settings.data_dir)
+
+
+def serve_https(scene: Scene, app: object = None) -> tuple[str, TlsFiles]:
+    """Serve ``app`` (default: the scene's) over TLS with the lesson-04 profile; its URL."""
+    files = scene_certificates(scene)
+    server = scene.serve(app, certfile=files.certfile, keyfile=files.keyfile)
+    return server.url, files
+
+
+def _capture(scene: Scene) -> AttackResult:
+    """Option ``serve_over``: ``"http"`` serves the service over plain HTTP (default: TLS)."""
+    password = scene.accounts[VICTIM].password
+    if scene.options.get("serve_over") == "http":
+        url = scene.serve().url
+        return run_capture(url, VICTIM, password,
+                           lambda base: httpx2.Client(base_url=base, timeout=10))
+    url, files = serve_https(scene)
+    return run_capture(url, VICTIM, password,
+                       lambda base: context.tls_client(base, files.ca_file))
+
+
+def _silent_redirect(scene: Scene) -> AttackResult:
+    """Option ``plain_http_answer``: what the plain-HTTP port answers (default: lesson 04's)."""
+    answer = scene.options.get("plain_http_answer", plain_http.answer_plain_http)
+    url, files = serve_https(scene)
+    https_port = urlsplit(url).port or 443
+    plain = scene.serve(plain_http.PlainHttpListener(https_port, answer=answer))
+    return run_silent_redirect(plain.url, VICTIM, scene.accounts[VICTIM].password,
+                               verify=context.client_context(files.ca_file))
+
+
+def _redirect_loop(scene: Scene) -> AttackResult:
+    """Option ``https_redirect_in_app``: wrap the service in Starlette's HTTPSRedirectMiddleware,
+    as the guide says (lesson 04 redirects on the plain-HTTP port instead, outside the app)."""
+    app = scene.app
+    if scene.options.get("https_redirect_in_app"):
+        app = HTTPSRedirectMiddleware(app)
+    files = scene_certificates(scene)
+    # uvicorn would believe X-Forwarded-* from 127.0.0.1; a real proxy sits elsewhere.
+    behind = scene.serve(app, proxy_headers=False)
+    with TlsTerminatingProxy("127.0.0.1", behind.port, context.server_context(files)) as proxy, \
+            httpx2.Client(base_url=proxy.url(), verify=context.client_context(files.ca_file),
+                          follow_redirects=True, max_redirects=5, timeout=10) as browser:
+        return run_redirect_loop(browser)
+
+
+def _spoofed_proto(scene: Scene) -> AttackResult:
+    """Option ``forwarded_allow_ips``: serve with uvicorn's proxy headers on, believing these
+    addresses (``"*"``: anyone), the fix most often suggested for the loop."""
+    app = scene.app
+    trusted = scene.options.get("forwarded_allow_ips")
+    if trusted:
+        app = ProxyHeadersMiddleware(app, trusted_hosts=trusted)
+    client = TestClient(app, base_url="http://localhost:8000", client=OUTSIDER)
+    try:
+        return run_spoofed_proto(client)
+    finally:
+        client.close()
+
+
+def _host_redirect(scene: Scene) -> AttackResult:
+    return run_host_redirect(scene.client)
+
+
+# What a tutorial deploys: the reference after lesson 03, with the deployment the guide suggests.
+PLAIN_HTTP = Variant(3, options={"serve_over": "http"}, label="lesson 03 over plain HTTP")
+REDIRECT_EVERYTHING = Variant(3, options={"plain_http_answer": plain_http.answer_plain_http_naive},
+                              label="a plain-HTTP port that redirects everything")
+REDIRECT_IN_APP = Variant(3, options={"https_redirect_in_app": True},
+                          label="HTTPSRedirectMiddleware in the app, behind a proxy")
+# HSTS is lesson 04's: it shows what the app believed about the scheme.
+TRUST_ANYONE = Variant(4, options={"forwarded_allow_ips": "*"},
+                       label="lesson 04 served with forwarded_allow_ips='*'")
+ANY_HOST = Variant(3, label="lesson 03: any Host")
+
+ATTACKS: tuple[Attack, ...] = (
+    Attack("capture", "read a password and a bearer token on the network", _capture,
+           PLAIN_HTTP, fixed_in=4, network=True),
+    Attack("silent_redirect", "log in at the plain-HTTP address and never notice",
+           _silent_redirect, REDIRECT_EVERYTHING, fixed_in=4, network=True),
+    Attack("redirect_loop", "an HTTPS redirect that loops behind a TLS-terminating proxy",
+           _redirect_loop, REDIRECT_IN_APP, fixed_in=4, network=True),
+    Attack("spoofed_proto", "claim HTTPS with X-Forwarded-Proto from outside the proxy",
+           _spoofed_proto, TRUST_ANYONE, fixed_in=4),
+    Attack("host_redirect", "aim the service's redirect at another site with the Host header",
+           _host_redirect, ANY_HOST, fixed_in=4),
+)

@@ -41,7 +41,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from lessons import sessions, tls
+from lessons import sessions
+from lessons.tls import certificates as tls
 from lessons.attacks import (
     ATTACKER,
     LEAVER,
