@@ -30,7 +30,6 @@ from fastapi.testclient import TestClient
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 from lessons import basic_auth, sessions
-from lessons.tls import certificates as tls
 from lessons.attacks import Scene, Variant, reference
 from lessons.attacks import lesson06 as attacks
 from lessons.browser import Browser, fetch_site, site_of
@@ -38,6 +37,7 @@ from lessons.checks import FAILED
 from lessons.checks.lesson06 import estimated_bits, suite
 from lessons.layers import Layers
 from lessons.settings import Settings
+from lessons.tls import certificates as tls
 
 COOKIE, CSRF = sessions.COOKIE, sessions.CSRF_HEADER
 OWN_PAGE = {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"}

@@ -42,7 +42,6 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from lessons import sessions
-from lessons.tls import certificates as tls
 from lessons.attacks import (
     ATTACKER,
     LEAVER,
@@ -55,6 +54,7 @@ from lessons.attacks import (
     Variant,
 )
 from lessons.browser import Browser, parse_set_cookie
+from lessons.tls import certificates as tls
 
 COOKIE, CSRF_HEADER = sessions.COOKIE, sessions.CSRF_HEADER
 
