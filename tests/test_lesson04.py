@@ -38,7 +38,7 @@ from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
 from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
-from lessons import logs, workbook
+from lessons import logs, optional, workbook
 from lessons.attacks import Account, new_password, seed
 from lessons.attacks import lesson04 as attacks
 from lessons.checks import PASSED, run_with
@@ -232,8 +232,18 @@ def test_key_exchange_is_limited_to_the_profiles_groups(files: TlsFiles) -> None
             assert _handshake_with_group(plain.port, files.ca_file, group)
 
 
+def test_without_sslyze_the_scan_says_so_and_what_it_would_have_shown(monkeypatch) -> None:
+    monkeypatch.setattr(optional, "available", lambda name: False)
+    [line] = probes.mozilla_compliance(1, Path("ca.pem"))
+    assert "sslyze is not installed here" in line and "Compliant" in line
+
+
 @pytest.mark.slow
 def test_sslyze_finds_the_server_compliant_with_mozilla_intermediate(files: TlsFiles) -> None:
+    if not optional.available("sslyze"):
+        if os.environ.get("LESSONS_CI"):
+            pytest.fail("sslyze must be installed in CI")
+        pytest.skip(optional.absence("sslyze"))
     with https_server(files) as hardened, https_server(files, ssl_context_factory=None) as plain:
         assert probes.mozilla_compliance(hardened.port, files.ca_file) == [
             f"127.0.0.1:{hardened.port}: OK - Compliant."]
