@@ -5,6 +5,9 @@ What the layer guarantees (OWASP ASVS 5.0 V16 and 13.4.2, API8:2023):
 
 - a 4xx keeps its status, its headers (``WWW-Authenticate`` above all) and its ``detail``: the
   client caused it and must be able to act on it;
+- a write that the database refuses because its account was deleted while the request was on
+  its way (``store.UnknownUser``, a foreign-key violation) is a 401, the answer the same request
+  gets a moment later: a constraint violation is a fact about the request, never a 500;
 - every 5xx is ``{"detail": "Internal Server Error", "request_id": "..."}``: no exception
   text, stack trace, SQL or path reaches the client (ASVS 16.5.1), even with ``debug=True``
   (ASVS 13.4.2), and the operator finds the whole story in the logs under that id;
@@ -44,7 +47,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lessons import logs
 from lessons.context import Service
+from lessons.identity import unauthorized
 from lessons.settings import Settings
+from lessons.store import UnknownUser
 from lessons.wiring import LessonLayer
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -55,6 +60,8 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 # What a 422 may say about each error: where, what kind, and the message. Not ``input`` (the
 # submitted value, or the whole body), not ``ctx`` (internals such as exception objects).
 PUBLIC_ERROR_FIELDS = ("type", "loc", "msg")
+# The 401 of a request whose account was deleted while it was on its way.
+ACCOUNT_GONE = "The account this request was made for no longer exists."
 
 # SQLite stores integers in 64 bits: a larger note id made the lesson-07 service answer 500
 # (OverflowError inside the database driver). Bounded, it is a 422 like any invalid input.
@@ -75,10 +82,17 @@ def new_request_id() -> str:
 
 
 def error_response(request_id: str, error: Exception) -> Response:
-    """The answer to ``error``: an ``HTTPException`` below 500 as it is, anything else generic.
+    """The answer to ``error``: an ``HTTPException`` below 500 as it is, a write whose account
+    is gone as a 401, anything else generic.
 
     Starlette's own ``HTTPException`` is the one to test for: FastAPI's is a subclass of it,
     and the router raises Starlette's for 404 and 405."""
+    if isinstance(error, UnknownUser):
+        # The account was deleted between the request's authentication and its write, and the
+        # foreign key refused the row. The credentials stopped being valid: the same request a
+        # moment later gets this 401. Not the service failing, so no 500 (which would tell the
+        # client to try again, and page the operator for nothing).
+        error = unauthorized(ACCOUNT_GONE, "Bearer")
     if isinstance(error, HTTPException) and error.status_code < 500:
         # The client's mistake: keep the status, the headers (WWW-Authenticate tells the
         # client how to authenticate) and the detail, which says what to change.
@@ -155,6 +169,20 @@ async def http_exception_handler(request: Request, error: Exception) -> Response
     if not is_body_allowed_for_status_code(error.status_code):
         return Response(status_code=error.status_code, headers=error.headers)
     return service.layers.error_response(_request_id(), error)
+
+
+async def account_gone_handler(request: Request, error: Exception) -> Response:
+    """``store.UnknownUser``, a write refused because its account was deleted meanwhile: an
+    expected race, not a bug. The answer comes from the ``error_response`` seam (a 401), and the
+    refusal is an audit event, not an error with a traceback."""
+    assert isinstance(error, UnknownUser)
+    service: Service = request.app.state.service
+    response = service.layers.error_response(_request_id(), error)
+    if response.status_code in (401, 403):
+        service.layers.audit("access.denied", user=error.username, status=response.status_code,
+                             method=request.method, path=request.url.path,
+                             detail="the account was deleted during the request")
+    return response
 
 
 async def validation_exception_handler(request: Request, error: Exception) -> Response:
@@ -273,7 +301,8 @@ LAYER = LessonLayer(
     },
     middleware={"request_log": request_log},
     handlers={HTTPException: http_exception_handler,
-              RequestValidationError: validation_exception_handler},
+              RequestValidationError: validation_exception_handler,
+              UnknownUser: account_gone_handler},
     serve={"json_logging": json_logging},
 )
 

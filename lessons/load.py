@@ -2,39 +2,81 @@
 
 The client is a deliberately minimal HTTP/1.1 client on keep-alive connections, so that what is
 measured is the server, not the client; each lesson runs in a process of its own
-(``lessons.server.serve_lesson``), as a learner serves it.
+(``lessons.server.serve_lesson``), as a learner serves it, with a data folder of its own (a
+measurement never touches the learner's ``var/``).
+
+A lesson can also be served through another app factory with the same uvicorn options
+(``Target``), for a comparison the lessons themselves never serve: lesson 08 with one
+``@app.middleware("http")`` function added, say.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, Response
 
 from lessons.server import serve_lesson
 
 T = TypeVar("T")
 
+SERVICE_FACTORY = "lessons.service:app_from_env"  # what `python -m lessons serve` serves
+HTTP_MIDDLEWARE_FACTORY = "lessons.load:with_http_middleware"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to measure: the service after ``lesson``, built by ``factory`` ("module:function",
+    reading the lesson from ``LESSONS_LESSON``). With the default factory it is served by
+    ``python -m lessons serve``; with another, by this module, with the same options."""
+
+    lesson: int
+    factory: str = SERVICE_FACTORY
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or f"lesson {self.lesson:02d}"
+
 
 @contextlib.contextmanager
-def serving_lesson(lesson: int | str, env: Mapping[str, str] | None = None,
-                   timeout: float = 30) -> Iterator[str]:
+def serving_lesson(lesson: int | str | Target, env: Mapping[str, str] | None = None,
+                   timeout: float = 30, data_dir: Path | None = None) -> Iterator[str]:
     """``python -m lessons serve --lesson N`` in a process of its own; yields the base URL once
-    ``/health`` answers, and always stops the server."""
-    with serve_lesson("--lesson", str(lesson), env={**os.environ, **(env or {})},
-                      timeout=timeout) as served:
+    ``/health`` answers, and always stops the server. Its data (database, development key)
+    goes to ``data_dir``, or to a temporary folder removed afterwards."""
+    target = lesson if isinstance(lesson, Target) else Target(int(lesson))
+    with contextlib.ExitStack() as cleanup:
+        if data_dir is None:
+            data_dir = Path(cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="lessons-load-")))
+        environment = {**os.environ, **(env or {}), "LESSONS_DATA_DIR": str(data_dir)}
+        args: tuple[str, ...] = ("--lesson", str(target.lesson))
+        if target.factory == SERVICE_FACTORY:
+            served = serve_lesson(*args, env=environment, timeout=timeout)
+        else:
+            served = serve_lesson(target.factory, *args, env=environment, timeout=timeout,
+                                  program=("lessons.load",))
+        url = cleanup.enter_context(served).url
         deadline = time.monotonic() + timeout
-        while _in_a_thread(_get_status(served.url, "/health")) != 200:
+        while _in_a_thread(_get_status(url, "/health")) != 200:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"`python -m lessons serve --lesson {lesson}` did not answer")
+                raise RuntimeError(f"{target.name} did not answer on {url}")
             time.sleep(0.05)
-        yield served.url
+        yield url
 
 
 def _in_a_thread(work: Coroutine[Any, Any, T]) -> T:
@@ -97,14 +139,85 @@ def requests_per_second(url: str, path: str = "/health", seconds: float = 3.0,
     return len(statuses) / elapsed
 
 
-def compare_throughput(lessons: Sequence[int | str], rounds: int = 3, seconds: float = 3.0,
-                       path: str = "/health") -> dict[str, float]:
-    """The median requests per second of each lesson's real server, measured in alternating
-    rounds (so a slow moment of the machine does not fall on one side only)."""
-    samples: dict[str, list[float]] = {str(lesson): [] for lesson in lessons}
-    for _ in range(rounds):
-        for lesson in lessons:
-            with serving_lesson(lesson) as url:
-                requests_per_second(url, path, seconds=0.5)  # warm up
-                samples[str(lesson)].append(requests_per_second(url, path, seconds))
-    return {lesson: statistics.median(values) for lesson, values in samples.items()}
+def compare_throughput(targets: Sequence[int | str | Target], rounds: int = 3,
+                       seconds: float = 1.0, path: str = "/health",
+                       data_dir: Path | None = None) -> dict[str, float]:
+    """The median requests per second of each target's real server, by name. All are served
+    at once (an idle server costs nothing) and measured in alternating rounds, so that a slow
+    moment of the machine does not fall on one side only. Each keeps its data in a folder of
+    its own inside ``data_dir`` (default: a temporary folder, removed afterwards)."""
+    chosen = [t if isinstance(t, Target) else Target(int(t)) for t in targets]
+    samples: dict[str, list[float]] = {target.name: [] for target in chosen}
+    with contextlib.ExitStack() as servers:
+        if data_dir is None:
+            data_dir = Path(servers.enter_context(
+                tempfile.TemporaryDirectory(prefix="lessons-load-")))
+        urls = dict(zip(samples, _serve_all(servers, [
+            serving_lesson(target, data_dir=data_dir / f"served{number}")
+            for number, target in enumerate(chosen, 1)]), strict=True))
+        for url in urls.values():
+            requests_per_second(url, path, seconds=min(seconds, 0.2))  # warm up
+        for _ in range(rounds):
+            for name, url in urls.items():
+                samples[name].append(requests_per_second(url, path, seconds))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _serve_all(stack: contextlib.ExitStack,
+               servers: Sequence[contextlib.AbstractContextManager[str]]) -> list[str]:
+    """Enter every server's context side by side (a start is mostly a new Python process
+    importing the service: started together, they take little longer than one); every server
+    that started is stopped with ``stack``, whether or not the others did."""
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        started = [pool.submit(server.__enter__) for server in servers]
+    for server, future in zip(servers, started, strict=True):
+        if future.exception() is None:
+            stack.push(server.__exit__)
+    return [future.result() for future in started]
+
+
+# -- a comparison the lessons never serve --------------------------------------------------------
+
+
+def with_http_middleware() -> FastAPI:
+    """The lesson named by ``LESSONS_LESSON``, with one more middleware written the way many
+    tutorials write one: an ``@app.middleware("http")`` function that only passes the request
+    on. Starlette runs it through ``BaseHTTPMiddleware``, which wraps every request and answer
+    in objects of its own and hands the body over through a stream between two tasks: the
+    price of that wrapping alone is what a measurement of this app shows. Never served by the
+    workbook's lessons, whose middleware is pure ASGI."""
+    from lessons.service import app_from_env
+
+    app = app_from_env()
+
+    @app.middleware("http")
+    async def pass_it_on(request: Request, call_next: Any) -> Response:
+        return await call_next(request)  # type: ignore[no-any-return]
+
+    return app
+
+
+def serve(argv: Sequence[str] | None = None) -> int:
+    """``python -m lessons.load FACTORY --lesson N --port P``: serve ``FACTORY`` on loopback
+    with the uvicorn options ``python -m lessons serve --lesson N`` uses (lesson 08's JSON
+    logging, lesson 04's proxy settings), so that only the app differs."""
+    import uvicorn
+
+    from lessons.layers import assemble
+    from lessons.settings import Settings
+
+    parser = argparse.ArgumentParser(prog="python -m lessons.load")
+    parser.add_argument("factory")
+    parser.add_argument("--lesson", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    os.environ["LESSONS_LESSON"] = str(args.lesson)
+    options = assemble(args.lesson).uvicorn_options(settings)
+    uvicorn.run(args.factory, factory=True, host="127.0.0.1", port=args.port, log_level="info",
+                **options)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,17 +160,20 @@ class Served:
 
 @contextmanager
 def serve_lesson(*args: str, env: Mapping[str, str] | None = None, scheme: str = "http",
-                 stop: signal.Signals = signal.SIGTERM, timeout: float = 30) -> Iterator[Served]:
+                 stop: signal.Signals = signal.SIGTERM, timeout: float = 30,
+                 program: Sequence[str] = ("lessons", "serve")) -> Iterator[Served]:
     """``python -m lessons serve ARGS --port P`` on a free loopback port: listening when the
-    block starts, stopped (by ``stop``; SIGINT is Ctrl+C) when it ends.
+    block starts, stopped (by ``stop``; SIGINT is Ctrl+C) when it ends. (``program`` runs
+    another module the same way, ``python -m PROGRAM ARGS --port P``.)
 
     The server's output goes to a file, not a pipe: a served lesson logs a line per request,
     and a pipe that nobody reads fills up (64 KiB) and then blocks the server mid-request.
     """
     port = free_port()
+    command = " ".join(("python -m", *program, *args))
     with tempfile.TemporaryFile("w+", encoding="utf-8") as sink:
         server = subprocess.Popen(  # noqa: S603 - our own command, no shell
-            [sys.executable, "-m", "lessons", "serve", *args, "--port", str(port)],
+            [sys.executable, "-m", *program, *args, "--port", str(port)],
             stdout=sink, stderr=subprocess.STDOUT, text=True,
             env=dict(os.environ if env is None else env),
         )
@@ -180,11 +183,9 @@ def serve_lesson(*args: str, env: Mapping[str, str] | None = None, scheme: str =
             while not listening(port):
                 if server.poll() is not None:
                     sink.seek(0)
-                    raise ServerStartError(f"`python -m lessons serve {' '.join(args)}` "
-                                           f"exited early:\n{sink.read()}")
+                    raise ServerStartError(f"`{command}` exited early:\n{sink.read()}")
                 if time.monotonic() > deadline:
-                    raise ServerStartError(f"`python -m lessons serve {' '.join(args)}` did "
-                                           f"not start within {timeout} s")
+                    raise ServerStartError(f"`{command}` did not start within {timeout} s")
                 time.sleep(0.05)
             yield served
         finally:

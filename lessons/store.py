@@ -119,6 +119,15 @@ class OverQuota(Exception):
         self.retry_after = retry_after
 
 
+class UnknownUser(LookupError):
+    """A write names a user who does not exist: in the service, an account deleted while a
+    request of its own was on its way, so that the database's foreign key refused the row."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(username)
+        self.username = username
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -207,6 +216,19 @@ class Store:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @staticmethod
+    @contextmanager
+    def _owned_by(username: str) -> Iterator[None]:
+        """A write of a row that belongs to ``username``: the foreign key's refusal, when the
+        account is gone, becomes ``UnknownUser`` (a fact about the request, for the service to
+        answer), not an ``IntegrityError`` (which would be a 500)."""
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            if "FOREIGN KEY" not in str(error):
+                raise
+            raise UnknownUser(username) from None
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         return self._connection().execute(sql, params).fetchall()
@@ -297,7 +319,7 @@ class Store:
 
     def add_note(self, owner: str, title: str, body: str) -> Note:
         created = utc_now()
-        with self.transaction() as db:
+        with self._owned_by(owner), self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO notes (owner, title, body, created_at) VALUES (?, ?, ?, ?)",
                 (owner, title, body, created),
@@ -354,7 +376,7 @@ class Store:
 
     def add_comment(self, author: str, body: str) -> Comment:
         created = utc_now()
-        with self.transaction() as db:
+        with self._owned_by(author), self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO comments (author, body, created_at) VALUES (?, ?, ?)",
                 (author, body, created),
@@ -373,7 +395,7 @@ class Store:
         author at the same moment cannot both see room for one more comment.
         """
         now = int(time.time())
-        with self.transaction() as db:
+        with self._owned_by(author), self.transaction() as db:
             rows = db.execute(
                 "SELECT created_at FROM comments WHERE author = ? AND created_at > ?"
                 " ORDER BY created_at, id", (author, _timestamp(now - window_seconds)),
@@ -417,7 +439,7 @@ class Store:
     # -- server-side sessions ----------------------------------------------------------------
 
     def add_session(self, session: Session) -> None:
-        with self.transaction() as db:
+        with self._owned_by(session.username), self.transaction() as db:
             db.execute(
                 "INSERT INTO sessions (id_hash, username, csrf_token, created_at, last_seen)"
                 " VALUES (?, ?, ?, ?, ?)",
