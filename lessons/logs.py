@@ -47,7 +47,8 @@ REDACTED = "[REDACTED]"
 MAX_FIELD = 200
 MAX_MESSAGE = 2000
 # Audit events that mean something was refused: logged as WARNING, so alerting can pick them.
-REFUSALS = frozenset({"login.failure", "access.denied"})
+REFUSALS = frozenset({"login.failure", "access.denied", "password.change.failure",
+                      "plaintext.refused"})
 
 # A library's courtesy: records of "lessons.*" never fall through to Python's last-resort
 # handler (which prints warnings to stderr) when nobody has configured logging.

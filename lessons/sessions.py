@@ -355,13 +355,21 @@ def router(service: Service) -> APIRouter:
             # Lesson 08: an audit event names the attempted account, never the password.
             layers.audit("login.failure", user=username, method="session")
             raise no_session("Incorrect username or password")
-        layers.audit("login.success", user=user.username, method="session")
         # The token travels in a header: never cache this answer anywhere.
         response = Response(status_code=status.HTTP_204_NO_CONTENT,
                             headers={"Cache-Control": "no-store"})
         await run_in_threadpool(_forget_expired, service)
         response.headers[CSRF_HEADER] = await run_in_threadpool(
             layers.start_session, service, response, user, presented)
+        # A password change may have landed while the password was being verified, and it
+        # ended the sessions that existed then, not this new one: if the hash is no longer
+        # the one verified, this login used a password that is not valid any more.
+        current = store.get_user(user.username)
+        if current is None or current.password_hash != user.password_hash:
+            await run_in_threadpool(_end_session_set_on, service, response)
+            layers.audit("login.failure", user=username, method="session")
+            raise no_session("Incorrect username or password")
+        layers.audit("login.success", user=user.username, method="session")
         return response
 
     @api.get("/me")
@@ -382,6 +390,16 @@ def router(service: Service) -> APIRouter:
         return response
 
     return api
+
+
+def _end_session_set_on(service: Service, response: Response) -> None:
+    """Delete the server's record of the session whose cookie ``response`` was about to set."""
+    for header in response.headers.getlist("set-cookie"):
+        name, _, rest = header.partition("=")
+        if name.strip() == COOKIE:
+            session_id = session_id_from(service.settings, rest.split(";")[0])
+            if session_id is not None:
+                service.store.delete_session(hash_id(session_id))
 
 
 def _forget_expired(service: Service) -> None:

@@ -107,6 +107,26 @@ def test_a_login_that_raced_a_change_gets_no_token(tmp_path) -> None:
         assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+def test_a_session_login_that_raced_a_change_gets_no_session(tmp_path) -> None:
+    """The same race on the cookie login: the change ended the sessions that existed, and
+    the session this login was about to start must not outlive it either."""
+
+    def verified_then_changed(store, hasher, username, password):
+        user = authenticate(store, hasher, username, password)
+        if user is not None:
+            store.change_password(user.id, user.password_hash, hasher.hash(new_password()),
+                                  int(time.time()))
+        return user
+
+    with Scene(Variant(6, seams={"authenticate": verified_then_changed}),
+               folder=tmp_path) as scene:
+        alice = scene.accounts["alice"]
+        response = scene.client.post("/session/login", data={"username": "alice",
+                                                             "password": alice.password})
+        assert response.status_code == 401
+        assert scene.store.query("SELECT count(*) FROM sessions")[0][0] == 0
+
+
 # -- sessions (lesson 06 on) -----------------------------------------------------------------
 
 
