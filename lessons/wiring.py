@@ -58,6 +58,10 @@ STACK: tuple[Slot, ...] = (
     Slot("trusted_proxies", 4,
          "settles the client's address and scheme from a known proxy's X-Forwarded-* headers, "
          "before anything inside reads them (the access log, HSTS, the host check)"),
+    Slot("hsts", 4,
+         "adds Strict-Transport-Security to every answer sent over HTTPS for one of our own "
+         "host names, the request log's generic 500 included; inside the proxy check, so a "
+         "TLS-terminating proxy's X-Forwarded-Proto counts"),
     Slot("request_log", 8,
          "gives every answer a request id and one access-log line, and answers whatever "
          "nothing inside handled with a generic 500; inside the proxy check, so the log names "
@@ -65,11 +69,7 @@ STACK: tuple[Slot, ...] = (
     Slot("allowed_hosts", 4,
          "answers 400 to a request for a host name the service does not serve, before any "
          "route or redirect can use that name; inside the proxy check and the request log, "
-         "so the refusal is logged with the real client; outside HSTS, so a foreign name "
-         "never receives our HSTS policy"),
-    Slot("hsts", 4,
-         "adds Strict-Transport-Security to answers sent over HTTPS; inside the proxy check, "
-         "so a TLS-terminating proxy's X-Forwarded-Proto counts"),
+         "so the refusal is logged with the real client"),
     Slot("body_limit", 7,
          "innermost: counts the body bytes as the app reads them, and answers 413 at the "
          "first byte past the limit"),

@@ -426,7 +426,7 @@ def test_a_foreign_host_gets_400_before_any_route_or_redirect(make_app, upto) ->
                                     follow_redirects=False)
             assert answer.status_code == 400 and answer.json() == hosts.REFUSAL, (host, path)
             assert "location" not in answer.headers
-            # Outside HSTS: a name that is not ours never receives our policy.
+            # A name that is not ours never receives our HSTS policy.
             assert "strict-transport-security" not in answer.headers
     assert app.state.service.store.get_user("eve") is None  # no route was reached
 
@@ -466,7 +466,7 @@ def test_several_hosts_and_foreign_websockets_are_refused() -> None:
 def test_the_host_check_sits_inside_the_proxy_check_and_the_request_log(tmp_path) -> None:
     """A refusal is logged, with the client the trusted proxy named: the position in STACK."""
     order = [SLOT_NAMES.index(name) for name in
-             ("trusted_proxies", "request_log", "allowed_hosts", "hsts")]
+             ("trusted_proxies", "request_log", "allowed_hosts")]
     assert order == sorted(order)
     settings = Settings.from_env(data_dir=tmp_path / "data", trusted_proxies=("10.0.0.5",))
     client = TestClient(create_app(8, settings), base_url="https://localhost",
@@ -702,3 +702,17 @@ def test_the_notebook_leaves_nothing_listening_when_it_ends() -> None:
                    resources={"metadata": {"path": str(workbook.SOLUTIONS)}}).execute()
     probe = json.loads(nb.cells[-1].outputs[0]["text"])
     assert probe == {"listening": [], "threads": []}
+
+
+def test_a_500_over_https_carries_hsts_too(tmp_path) -> None:
+    """HSTS sits outside the request log, whose generic 500 answers what nothing handled."""
+    app = create_app(8, Settings.from_env(data_dir=tmp_path / "data"))
+
+    def boom() -> None:
+        raise RuntimeError("an unexpected failure")
+
+    app.add_api_route("/boom", boom)
+    client = TestClient(app, base_url="https://localhost", raise_server_exceptions=False)
+    answer = client.get("/boom")
+    assert answer.status_code == 500 and "x-request-id" in answer.headers
+    assert answer.headers["strict-transport-security"] == hsts.HSTS

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lessons.tls.hosts import host_header, normal_hosts
 
 if TYPE_CHECKING:
     from lessons.context import Service
@@ -21,12 +24,14 @@ class StrictTransportSecurity:
     it), so it is only sent where it counts: on a connection that TLS protected.
     """
 
-    def __init__(self, app: ASGIApp, value: str = HSTS) -> None:
+    def __init__(self, app: ASGIApp, value: str = HSTS,
+                 ours: Callable[[Scope], bool] = lambda scope: True) -> None:
         self.app = app
         self.value = value
+        self.ours = ours
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("scheme") != "https":
+        if scope["type"] != "http" or scope.get("scheme") != "https" or not self.ours(scope):
             await self.app(scope, receive, send)
             return
 
@@ -39,5 +44,12 @@ class StrictTransportSecurity:
 
 
 def hsts(app: ASGIApp, service: Service) -> ASGIApp:
-    """The ``hsts`` slot of the stack."""
-    return StrictTransportSecurity(app)
+    """The ``hsts`` slot of the stack: every HTTPS answer for one of our own host names, errors
+    included; a name that is not ours never receives our policy."""
+    allowed = normal_hosts(service.settings.allowed_hosts)
+    check = service.layers.host_allowed
+
+    def ours(scope: Scope) -> bool:
+        return check(host_header(scope), allowed)
+
+    return StrictTransportSecurity(app, ours=ours)
