@@ -25,6 +25,8 @@ from typing import Annotated
 
 from fastapi import Query
 
+from lessons.store import SQLITE_MAX_INTEGER
+
 MAX_PAGE, DEFAULT_PAGE = 100, 20
 
 
@@ -40,7 +42,7 @@ class Page:
 def comment_page(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=(
         "How many comments to return, newest first: 1 to 100."))] = DEFAULT_PAGE,
-    before: Annotated[int | None, Query(ge=1, description=(
+    before: Annotated[int | None, Query(ge=1, le=SQLITE_MAX_INTEGER, description=(
         "Cursor: only comments older than this id, the last one of the previous page. "
         "A full page names the next one in its Link header."))] = None,
 ) -> Page:

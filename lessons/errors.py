@@ -49,7 +49,7 @@ from lessons import logs
 from lessons.context import Service
 from lessons.identity import unauthorized
 from lessons.settings import Settings
-from lessons.store import UnknownUser
+from lessons.store import SQLITE_MAX_INTEGER, UnknownUser
 from lessons.wiring import LessonLayer
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -65,7 +65,6 @@ ACCOUNT_GONE = "The account this request was made for no longer exists."
 
 # SQLite stores integers in 64 bits: a larger note id made the lesson-07 service answer 500
 # (OverflowError inside the database driver). Bounded, it is a 422 like any invalid input.
-SQLITE_MAX_INTEGER = 2**63 - 1
 NoteId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="The note's id.")]
 
 ErrorResponse = Any  # Callable[[str, Exception], Response]

@@ -128,6 +128,11 @@ class UnknownUser(LookupError):
         self.username = username
 
 
+# The largest integer SQLite stores (64 bits, signed). A larger Python int passed as a
+# parameter is an OverflowError inside the driver: a 500, unless it is refused first.
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -416,7 +421,10 @@ class Store:
         older than the comment ``before`` (a cursor: the last id of the previous page)."""
         # SQLite reads a negative LIMIT as "no limit at all". None is spelled -1 here on
         # purpose; a negative number from a client must never get this far (lesson 07's
-        # page parameters refuse it).
+        # page parameters refuse it). A cursor past every id SQLite can hold means "older than
+        # any comment": the first page, not an overflow inside the driver.
+        if before is not None:
+            before = min(before, SQLITE_MAX_INTEGER)
         rows = self.query(
             "SELECT id, author, body, created_at FROM comments WHERE (? IS NULL OR id < ?)"
             " ORDER BY id DESC LIMIT ?",

@@ -212,7 +212,7 @@ def test_roles_as_scopes_lets_a_narrowed_token_delete_users(scene) -> None:
 @pytest.mark.slow
 def test_served_lesson_3_enforces_scopes_for_cli_users(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path))
-    passwords = {"ada": "ada-demo-passphrase", "mallory": "mallory-demo-passphrase"}
+    passwords = {"ada": "orchid-ferry-lantern", "mallory": "copper-kettle-meadow"}
     for name, role in (("ada", "admin"), ("mallory", "user")):
         added = run_cli("users", "add", name, "--role", role, stdin=passwords[name] + "\n")
         assert added.returncode == 0, added.stderr

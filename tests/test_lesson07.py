@@ -15,9 +15,12 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
+from typing import Annotated
 
 import nbformat
 import pytest
+from fastapi import Query
+from fastapi.testclient import TestClient
 from helpers import run_cli
 
 from lessons import comment_limits, sanitize, validation, wordlists, workbook
@@ -25,6 +28,7 @@ from lessons.attacks import ATTACKER, VICTIM, Scene, Variant
 from lessons.attacks import lesson07 as attacks
 from lessons.attacks.lesson03 import bearer
 from lessons.body_limit import BodySizeLimit, run_drive
+from lessons.comment_limits import Page
 from lessons.layers import Layers
 from lessons.settings import Settings
 from lessons.store import OverQuota, Store
@@ -501,3 +505,21 @@ def test_the_solution_notebook_prints_no_password() -> None:
     for secret in ("correct horse battery staple", "violet-otter-sings", "password123456",
                    "carol_lee-2024!"):
         assert secret not in outputs
+
+
+
+def unbounded_page(limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                   before: Annotated[int | None, Query(ge=1)] = None) -> Page:
+    """Page parameters with no upper bound on the cursor (module level: FastAPI must resolve
+    its annotations, which this module's postponed annotations keep as text)."""
+    return Page(limit, before)
+
+
+def test_a_cursor_past_what_sqlite_holds_is_a_422_never_a_500(make_app) -> None:
+    """Found by the schema-driven fuzzer: an unbounded cursor overflowed inside the driver."""
+    for upto in (7, "final"):
+        client = TestClient(make_app(upto), raise_server_exceptions=False)
+        assert client.get("/comments", params={"before": 2**70}).status_code == 422
+    # A learner's page parameters without the upper bound: the store answers a first page.
+    client = TestClient(make_app(7, comment_page=unbounded_page), raise_server_exceptions=False)
+    assert client.get("/comments", params={"before": 2**70}).status_code == 200
