@@ -1,11 +1,22 @@
-"""Workbook-wide pytest set-up: private data for the whole run, and no warning or traceback
-in any notebook output."""
+"""Workbook-wide pytest set-up: private data for the whole run, no warning or traceback in any
+notebook output, and every notebook run twice.
+
+nbval runs each notebook in solutions/ (comparing every output with the stored one) and in
+notebooks/ (checking only that it runs). Learners run cells again all the time, so after
+nbval's last cell of each notebook one more test item, "Run All again", runs every code cell a
+second time in the same kernel, as pressing "Run All" twice does: it must raise no error and
+write nothing to stderr, and the notebook must have kept its data in its own temporary folder
+(in the shared data folder, only the learner's progress may appear).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from collections.abc import Generator
+from pathlib import Path
+from queue import Empty
+from typing import Any
 
 import pytest
 
@@ -24,3 +35,61 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
             raise AssertionError(f"The cell wrote to stderr (a warning?):\n{output.get('text')}")
     return result
+
+
+class RunAllAgain(pytest.Item):
+    """Every code cell of a notebook once more, in the kernel nbval has just run it in."""
+
+    def __init__(self, *, cells: list[Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cells = cells
+
+    def runtest(self) -> None:
+        kernel = self.parent.kernel  # nbval's RunningKernel, alive until the file's teardown
+        timeout = self.config.option.nbval_cell_timeout
+        problems: list[str] = []
+        for number, source in self.cells:
+            msg_id = kernel.execute_cell_input(source, allow_stdin=False)
+            problems += [f"cell {number}: {problem}" for problem in
+                         _problems_until_idle(kernel, msg_id, timeout)]
+            kernel.await_reply(msg_id, timeout=timeout)
+        assert not problems, "Running the notebook again failed:\n" + "\n".join(problems)
+        home = Path(os.environ["LESSONS_DATA_DIR"])
+        left = sorted(str(p.relative_to(home)) for p in home.rglob("*")) if home.exists() else []
+        assert set(left) <= {"progress.json"}, (
+            f"The notebook wrote {left} into the shared data folder; keep it in the Lab's own")
+
+    def reportinfo(self) -> tuple[Path, None, str]:
+        return self.path, None, f"{self.path.name}: Run All again"
+
+
+def _problems_until_idle(kernel: Any, msg_id: str, timeout: float) -> list[str]:
+    """The errors and stderr output of one execution, read from the kernel's iopub stream."""
+    problems = []
+    while True:
+        try:
+            msg = kernel.get_message(stream="iopub", timeout=timeout)
+        except Empty:
+            return [*problems, f"no answer within {timeout} s"]
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "error":
+            problems.append(f"{content['ename']}: {content['evalue']}")
+        elif kind == "stream" and content.get("name") == "stderr":
+            problems.append(f"wrote to stderr: {content.get('text', '')[:300]}")
+        elif kind == "status" and content.get("execution_state") == "idle":
+            return problems
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """After the last cell of every notebook, its "Run All again" item."""
+    last_of: dict[pytest.Collector, int] = {}
+    for index, item in enumerate(items):
+        if type(item).__name__ == "IPyNbCell" and item.parent is not None:
+            last_of[item.parent] = index
+    for notebook, index in sorted(last_of.items(), key=lambda pair: -pair[1]):
+        cells = [(item.cell_num, item.cell.source) for item in items
+                 if item.parent is notebook and type(item).__name__ == "IPyNbCell"]
+        items.insert(index + 1, RunAllAgain.from_parent(notebook, name="Run All again",
+                                                        cells=cells))

@@ -173,43 +173,6 @@ def execute(paths: Iterable[Path], timeout: int = 600) -> None:
         write_text(path, render(normalize(nb, keep_outputs=True)))
 
 
-def _problems(cell_index: int, cell: NotebookNode, when: str) -> list[str]:
-    """What went wrong in one executed cell: an error, or anything written to stderr."""
-    found = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            found.append(f"cell {cell_index} ({when}): {output.get('ename')}: "
-                         f"{output.get('evalue')}")
-        elif output.get("output_type") == "stream" and output.get("name") == "stderr":
-            found.append(f"cell {cell_index} ({when}) wrote to stderr: "
-                         f"{str(output.get('text', ''))[:300]}")
-    return found
-
-
-def rerun_problems(path: Path, timeout: int = 600) -> list[str]:
-    """Run a notebook as a learner does, again and again, in one kernel: each code cell twice
-    in a row, then the whole notebook a second time (as "Run All" twice). Returns every error
-    or stderr output; empty when every cell can be run again."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    problems: list[str] = []
-    with client.setup_kernel():
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            for when in ("first run", "run again at once"):
-                client.execute_cell(cell, index)
-                problems += _problems(index, cell, when)
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)
-                problems += _problems(index, cell, "second Run All")
-    return problems
-
-
 STUB = re.compile(r'raise NotImplementedError\("Exercise \w+: write your code here"\)')
 
 
