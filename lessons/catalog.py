@@ -66,7 +66,7 @@ LESSONS: tuple[Lesson, ...] = (
            builds="Roles mapped to OAuth2 scopes, 401 vs 403, ownership with 404, strict input "
                   "models",
            ready=True, layer="lessons.access"),
-    Lesson(4, "https", "HTTPS", 30, 25, "ASVS 12.1.x, 3.4.1, 4.1.2; API8",
+    Lesson(4, "https", "HTTPS", 30, 30, "ASVS 12.1.x, 3.4.1, 4.1.2; API8",
            attack="A password and a bearer token read in transit; an HTTPS redirect that loops "
                   "behind a proxy",
            builds="A local CA and server certificate, uvicorn on TLS 1.2/1.3 with AEAD ciphers "
@@ -87,7 +87,7 @@ LESSONS: tuple[Lesson, ...] = (
            builds="Server-side sessions behind a signed `__Host-` cookie, a new id at every "
                   "login, idle and absolute timeouts, CSRF tokens for cookie writes",
            ready=True, layer="lessons.sessions"),
-    Lesson(7, "validation", "Validation and sanitization", 30, 30,
+    Lesson(7, "validation", "Validation and sanitization", 30, 40,
            "ASVS 2.2.x, 1.2.4, 1.3.1; API3, API4",
            attack="SQL injection dumps every user's notes; stored XSS in comments; an oversized "
                   "body",
