@@ -34,7 +34,7 @@ def health_router(service: Service) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/health")
-    def health() -> Health:
+    async def health() -> Health:
         return Health()
 
     return router
