@@ -31,10 +31,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx2
+
+if TYPE_CHECKING:
+    from lessons.attacks import Scene
 
 # The origin the Observatory sends its CORS preflight from.
 FOREIGN_ORIGIN = "https://http-observatory.security.mozilla.org"
@@ -646,6 +649,19 @@ def scan_url(url: str, http_url: str | None = None, ca_file: Path | None = None,
              **answers: Any) -> Scorecard:
     """``scan(observe(...))``: the grade of the service at ``url``."""
     return scan(observe(url, http_url, ca_file), **answers)
+
+
+def scan_scene(scene: Scene, path: str = "/docs", **answers: Any) -> Scorecard:
+    """Serve a scene's service for real, as ``serve --https --http-port`` does (HTTPS with the
+    lesson's local CA, and the plain-HTTP listener beside it, both on free loopback ports that
+    stop with the scene), and scan ``path`` through both."""
+    from lessons.tls import certificates
+    from lessons.tls.plain_http import PlainHttpListener
+
+    files = certificates.ensure_certificates(scene.folder)
+    https = scene.serve(certfile=files.certfile, keyfile=files.keyfile)
+    plain = scene.serve(PlainHttpListener(https.port))
+    return scan_url(f"{https.url}{path}", f"{plain.url}{path}", files.ca_file, **answers)
 
 
 def outcomes_of(results: Iterable[Result]) -> dict[str, str]:

@@ -33,11 +33,13 @@ to every answer, whoever made it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lessons import cors, docs_page
@@ -127,19 +129,32 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                policy = self.policy_for(path)
-                if policy:
-                    headers["Content-Security-Policy"] = policy
-                authenticated = bool(state.get("username"))
-                for name, value in self.headers_for(method, path, message["status"],
-                                                    authenticated).items():
-                    headers[name] = value
-                if "server" in headers:
-                    del headers["server"]
+                message["headers"] = self.headers(message, method, path,
+                                                  bool(state.get("username")))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+    def headers(self, message: Message, method: str, path: str,
+                authenticated: bool) -> list[tuple[bytes, bytes]]:
+        """The answer's headers: ours replace any of the same name, and no ``Server``.
+        (One pass over the list: this runs on every answer.)"""
+        found = self.headers_for(method, path, message["status"], authenticated)
+        ours, replaced = _encoded(self.policy_for(path), tuple(found.items()))
+        return [(name, value) for name, value in message.get("headers", ())
+                if name.lower() not in replaced] + ours
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(policy: str, found: tuple[tuple[str, str], ...]) -> tuple[
+        list[tuple[bytes, bytes]], frozenset[bytes]]:
+    """Headers as ASGI sends them, and the names they replace (``Server`` too). Answers share
+    a handful of header sets, so each is encoded once."""
+    ours = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in found]
+    if policy:
+        ours.append((b"content-security-policy", policy.encode("latin-1")))
+    return ours, frozenset({name for name, _ in ours} | {b"server"})
 
 
 def security_headers_slot(app: ASGIApp, service: Service) -> ASGIApp:
@@ -184,6 +199,65 @@ LAYER = LessonLayer(
     startup={"check_cors_origins": cors.check_cors_origins},
     serve={"no_server_header": no_server_header},
 )
+
+
+# -- what a policy would block, for the errata ---------------------------------------------------
+
+
+class _Loads(HTMLParser):
+    """What a page loads or runs: (kind, directive, URL or "inline")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str, str]] = []
+        self._script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "script":
+            self._script = not found.get("src")
+            if found.get("src"):
+                self.found.append(("script", "script-src", str(found["src"])))
+        elif tag == "link" and found.get("href"):
+            rel = (found.get("rel") or "").lower()
+            kind, directive = ("stylesheet", "style-src") if "stylesheet" in rel else (
+                "icon", "img-src")
+            self.found.append((kind, directive, str(found["href"])))
+        elif tag == "img" and found.get("src"):
+            self.found.append(("image", "img-src", str(found["src"])))
+
+    def handle_data(self, data: str) -> None:
+        if self._script and data.strip():
+            self.found.append(("inline script", "script-src", "inline"))
+            self._script = False
+
+
+def blocked_by(policy: str, page: str) -> list[str]:
+    """What an HTML ``page`` loads or runs that ``policy`` would block, one line each: a
+    rough reading of CSP (a same-origin URL needs 'self', another needs its host, a scheme or
+    *, inline script needs 'unsafe-inline'), enough to show what a policy does to a page."""
+    from lessons.grader import directives
+
+    rules = directives(policy)
+    parser = _Loads()
+    parser.feed(page)
+    blocked = []
+    for kind, directive, url in parser.found:
+        sources = set(rules.get(directive, rules.get("default-src", ["*"])))
+        parts = urlsplit(url)
+        if url == "inline":
+            allowed = "'unsafe-inline'" in sources
+        elif not parts.scheme:
+            allowed = bool(sources & {"'self'", "*"})
+        else:
+            allowed = bool(sources & {"*", f"{parts.scheme}:"}) or any(
+                source.rstrip("/") in (f"{parts.scheme}://{parts.netloc}", parts.netloc)
+                for source in sources)
+        if not allowed:
+            shown = "" if url == "inline" else f" {url}"
+            rule = directive if directive in rules else f"{directive} (from default-src)"
+            blocked.append(f"{kind}{shown}: blocked by {rule} {' '.join(sorted(sources))}")
+    return blocked
 
 
 # -- a comparison the lesson measures ------------------------------------------------------------
