@@ -577,7 +577,10 @@ def scan(observation: Observation, framing: Callable[[httpx2.Headers], str] = fr
         modifier, passed = OUTCOMES[outcome]
         results.append(Result(name, outcome, modifier, passed))
     score, letter = grade([result.modifier for result in results])
-    return Scorecard(tuple(results), score, letter)
+    status = observation.page.status
+    notes = () if 200 <= status < 400 or status in (401, 403) else (
+        f"(MDN's scanner would refuse to grade this answer: HTTP {status}.)",)
+    return Scorecard(tuple(results), score, letter, notes)
 
 
 # -- observing a service -------------------------------------------------------------------------

@@ -463,6 +463,13 @@ def test_every_outcome_the_tests_give_has_a_modifier() -> None:
         assert modifier % 5 == 0 and (passes or modifier < 0), name
 
 
+def test_an_answer_the_scanner_would_refuse_is_graded_with_a_note() -> None:
+    page = grader.Page("https://a.example/", 404, httpx2.Headers({}))
+    card = grader.scan(grader.Observation(page))
+    assert card.notes == ("(MDN's scanner would refuse to grade this answer: HTTP 404.)",)
+    assert card.table().endswith(card.notes[0])
+
+
 def test_before_and_after_the_layer(tmp_path: Path) -> None:
     cards = {}
     for lesson in (8, 9):
