@@ -17,8 +17,12 @@ own reading of that method, written for the Notes service:
 
 Where we simplify, we say so: headers only (no ``<meta http-equiv>`` policies), no HSTS
 preload list (no host of a workbook is on it), and "another site" for scripts means another
-host. ``tests/test_lesson09.py`` runs the real scanner against the served service and compares
-every outcome with ours.
+host. ``tests/test_lesson09.py`` runs the real scanner against the served service, and against
+a site that gets most things wrong, and compares every outcome with ours. They differ in one
+place, where the scanner (1.4.8, and its source to this day) cannot see what it means to: it
+compares the CORS preflight's ``Access-Control-Allow-Origin`` with the ``Origin`` it sent, but
+looks for that header where axios does not keep it, so a site that reflects every origin with
+credentials is "restricted access" to it, and -50 by the published scoring, which we follow.
 
 ``framing`` and ``grade`` are the learner's exercises; ``scan`` takes them as arguments.
 """

@@ -16,6 +16,11 @@ How the scanner trusts the lesson's certificate: Node adds the CA file named by
 its ``src/scan.js`` directly. Without trust the scanner would still look, but score the
 certificate as invalid (HSTS and redirection each -20).
 
+``weak`` instead of a lesson serves a small site that gets most things wrong (a CSP with
+'unsafe-inline', a session cookie without flags, CORS that reflects every origin with
+credentials, a short HSTS, no redirect from plain HTTP, an external script without integrity...),
+so that the two graders are compared on failing outcomes too.
+
 Prints one JSON object: ``{"scanner": <the scanner's output>, "ours": <lessons.grader's>}``.
 """
 
@@ -66,17 +71,56 @@ def wait_for(port: int, timeout: float = 60) -> None:
             time.sleep(0.1)
 
 
+def weak_site() -> tuple[object, object]:
+    """The HTTPS app and the plain-HTTP app of a site that gets most headers wrong."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.responses import HTMLResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    page = ('<!doctype html><title>weak</title><script src="https://cdn.example/a.js">'
+            "</script><script>start()</script>")
+
+    async def home(request: object) -> HTMLResponse:
+        return HTMLResponse(page, headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'",
+            "X-Frame-Options": "ALLOW-FROM https://partner.example",
+            "Referrer-Policy": "unsafe-url",
+            "Strict-Transport-Security": "max-age=300",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Set-Cookie": "sessionid=abc; Path=/"})
+
+    https = Starlette(routes=[Route("/", home)], middleware=[Middleware(
+        CORSMiddleware, allow_origins=["*"], allow_credentials=True)])
+
+    async def plain_home(request: object) -> PlainTextResponse:
+        return PlainTextResponse("no redirect here")
+
+    return https, Starlette(routes=[Route("/", plain_home)])
+
+
 def main(data_dir: str, lesson: str = "final") -> int:
     loopback_up()
     preload_list()
     env = {**os.environ, "LESSONS_DATA_DIR": data_dir}
+    from lessons.server import BackgroundServer
     from lessons.tls.certificates import ensure_certificates
 
-    ca_file = ensure_certificates(Path(data_dir)).ca_file
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lessons", "serve", "--lesson", lesson, "--https", "--port",
-         "443", "--http-port", "80"], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+    files = ensure_certificates(Path(data_dir))
+    ca_file = files.ca_file
+    server: subprocess.Popen[bytes] | None = None
+    threads: list[BackgroundServer] = []
+    if lesson == "weak":
+        https_app, plain_app = weak_site()
+        threads = [BackgroundServer(https_app, port=443, certfile=files.certfile,
+                                    keyfile=files.keyfile).start(),
+                   BackgroundServer(plain_app, port=80).start()]
+    else:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "lessons", "serve", "--lesson", lesson, "--https", "--port",
+             "443", "--http-port", "80"], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
     try:
         wait_for(443)
         wait_for(80)
@@ -93,8 +137,11 @@ def main(data_dir: str, lesson: str = "final") -> int:
                      "outcomes": grader.outcomes_of(ours.results)},
         }))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for thread in threads:
+            thread.stop()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
     return 0
 
 
