@@ -28,7 +28,7 @@ exercises); the ``Cors`` middleware applies them.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -114,28 +114,26 @@ def normal_origin(entry: str) -> str:
     host in lower case, no default port, no trailing slash. Anything that is not an http(s)
     origin raises ``ConfigurationError`` with what to write instead."""
     text = entry.strip()
-    problem = ""
     if text in ("*", "null"):
-        problem = (f"{text!r} is not an origin. A wildcard cannot go with credentials (browsers "
-                   "refuse it), and null is sent by any sandboxed frame or local file")
-    else:
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problem = f"{text!r} is not an http(s) origin such as https://app.example.org"
-        elif parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-            problem = f"{text!r} has more than an origin (a path, a query or a user name)"
-        else:
-            try:
-                port = parts.port
-            except ValueError:
-                port, problem = None, f"{text!r} has a port that is not a number"
-    if problem:
-        raise ConfigurationError(f"LESSONS_CORS_ORIGINS: {problem}. List exact origins, "
-                                 "separated by commas: scheme://host[:port].")
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
+        _refuse(f"{text!r} is not an origin. A wildcard cannot go with credentials (browsers "
+                "refuse it), and null is sent by any sandboxed frame or local file")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        _refuse(f"{text!r} is not an http(s) origin such as https://app.example.org")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        _refuse(f"{text!r} has more than an origin (a path, a query or a user name)")
+    try:
+        port = parts.port
+    except ValueError:
+        _refuse(f"{text!r} has a port that is not a number")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def _refuse(problem: str) -> NoReturn:
+    raise ConfigurationError(f"LESSONS_CORS_ORIGINS: {problem}. List exact origins, separated "
+                             "by commas: scheme://host[:port].")
 
 
 def allowed_origins(entries: Iterable[str]) -> frozenset[str]:

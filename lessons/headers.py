@@ -135,7 +135,6 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
 
-
     def headers(self, message: Message, method: str, path: str,
                 authenticated: bool) -> list[tuple[bytes, bytes]]:
         """The answer's headers: ours replace any of the same name, and no ``Server``.
