@@ -100,7 +100,14 @@ LESSONS: tuple[Lesson, ...] = (
            builds="Handlers that keep 4xx meaning and hide 5xx details, request ids, JSON logs "
                   "with redaction, audit events",
            ready=True, layer="lessons.errors"),
-    Lesson(9, "headers_cors", "Security headers and CORS", 25, 25, "ASVS 3.4.x; API8"),
+    Lesson(9, "headers_cors", "Security headers and CORS", 25, 25, "ASVS 3.4.x, 14.3.2; API8",
+           attack="Another site frames the docs, a typeless file is sniffed into a page, an "
+                  "evil origin reads alice's notes through a CORS policy that reflects every "
+                  "origin",
+           builds="Security headers on every answer by pure ASGI middleware (CSP that keeps "
+                  "the docs working, nosniff, no-store for authenticated answers), CORS from an "
+                  "exact allow-list, a grader that scores like MDN's HTTP Observatory",
+           ready=True, layer="lessons.headers"),
     Lesson(10, "load_rate_limits", "Load testing and rate limiting", 30, 30,
            "ASVS 6.3.1, 15.2.2; API4, API6"),
     Lesson(11, "capstone", "Capstone audit", 20, 60, "all of the above"),

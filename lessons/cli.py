@@ -164,7 +164,8 @@ def run_serve(args: argparse.Namespace) -> int:
         options.update(_https_setup(args, settings, banner))
         if args.http_port is not None:
             redirector = _start_plain_http(args, banner, options.get("log_config"),
-                                           audit=assembly.layers.audit)
+                                           audit=assembly.layers.audit,
+                                           server_header=bool(options.get("server_header", True)))
     try:
         uvicorn.run("lessons.service:app_from_env", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="info", **options)
@@ -191,18 +192,19 @@ def _https_setup(args: argparse.Namespace, settings: Settings,
 
 
 def _start_plain_http(args: argparse.Namespace, banner: TextIO, log_config: object,
-                      audit: Callable[..., None]) -> BackgroundServer:
+                      audit: Callable[..., None], server_header: bool = True) -> BackgroundServer:
     """The plain-HTTP listener, in a thread beside the HTTPS server: it redirects page loads
     to HTTPS and refuses API calls, and never reaches a route. Its refusals go to the served
     lesson's ``audit`` seam (from lesson 08 on, audit events through the service's logging)."""
     from lessons.server import BackgroundServer
     from lessons.tls import plain_http
 
-    # From lesson 08 on, the listener's log lines are JSON too, through the same redaction.
+    # From lesson 08 on, the listener's log lines are JSON too, through the same redaction;
+    # from lesson 09 on, its answers name no server either, as the HTTPS port's do.
     logging_options = {"log_config": log_config} if log_config else {}
     listener = BackgroundServer(plain_http.PlainHttpListener(https_port=args.port, audit=audit),
                                 host=args.host, port=args.http_port, log_level="info",
-                                access_log=True, **logging_options)
+                                access_log=True, server_header=server_header, **logging_options)
     try:
         listener.start()
     except OSError as error:

@@ -26,7 +26,9 @@ from lessons import (
     basic_auth,
     catalog,
     comment_limits,
+    cors,
     errors,
+    headers,
     logs,
     passwords,
     sanitize,
@@ -124,6 +126,15 @@ class Layers:
     # The type of the note-id path parameter: a plain int until lesson 08 bounds it to what
     # SQLite can store (an unbounded id was a 500).
     note_id: Any = int
+    # 09: the security headers of every answer (the CSP for a path; the others for a method,
+    # path, status and whether the caller was authenticated) and the CORS decisions. The
+    # defaults are lesson 08's: no headers, and no other origin may read an answer.
+    content_security_policy: Callable[[str], str] = headers.no_policy
+    security_headers: Callable[[str, str, int, bool], dict[str, str]] = (
+        headers.no_security_headers)
+    cors_headers: Callable[[str | None, Collection[str]], dict[str, str]] = cors.no_cors_headers
+    preflight_headers: Callable[[str, str, str, Collection[str]], dict[str, str] | None] = (
+        cors.no_preflight)
 
     @classmethod
     def upto(cls, lesson: int) -> Layers:

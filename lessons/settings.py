@@ -29,6 +29,8 @@ class Settings:
     env: str = "development"
     # repr=False: a settings object printed in a notebook or a log never shows the key.
     secret_key: str = field(default="", repr=False)
+    # The exact origins (scheme://host[:port]) whose pages may read answers with the user's
+    # credentials (lesson 09, CORS); checked when the app is built. Empty: no other origin.
     cors_origins: tuple[str, ...] = ()
     # Origins besides the service's own whose pages may log in and write with the session
     # cookie (lesson 06): a front end on a sibling host, or the public origin when a proxy

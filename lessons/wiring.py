@@ -55,6 +55,11 @@ class Slot:
 # The middleware stack, outermost first: a request passes these in this order on its way in,
 # and its answer passes them in the reverse order on its way out.
 STACK: tuple[Slot, ...] = (
+    Slot("security_headers", 9,
+         "outermost: every answer passes it on its way out, whoever made it (a preflight, "
+         "the host check's 400, a 413, a 429, the request log's generic 500), so each one "
+         "carries the security headers; it reads the caller that the routes recorded on the "
+         "request once the answer starts"),
     Slot("trusted_proxies", 4,
          "settles the client's address and scheme from a known proxy's X-Forwarded-* headers, "
          "before anything inside reads them (the access log, HSTS, the host check)"),
@@ -70,6 +75,10 @@ STACK: tuple[Slot, ...] = (
          "answers 400 to a request for a host name the service does not serve, before any "
          "route or redirect can use that name; inside the proxy check and the request log, "
          "so the refusal is logged with the real client"),
+    Slot("cors", 9,
+         "answers preflights and adds CORS headers; inside the request log and the host "
+         "check, so a preflight is logged with its request id and answered only for our own "
+         "host names; outside the body limit and the routes, which a preflight never needs"),
     Slot("body_limit", 7,
          "innermost: counts the body bytes as the app reads them, and answers 413 at the "
          "first byte past the limit"),
