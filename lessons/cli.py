@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from lessons import catalog
@@ -99,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("jupyter_options", nargs=argparse.REMAINDER,
                        help="passed on to JupyterLab, e.g. --no-browser --port 8890")
     start.set_defaults(run=run_start)
+
+    bench = commands.add_parser(
+        "bench", help="measure what the security layers cost: the finished service and every "
+                      "lesson against a bare FastAPI app, side by side (wrk if installed)")
+    bench.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    bench.add_argument("--seconds", type=float, default=3.0,
+                       help="seconds per measurement (default 3)")
+    bench.add_argument("--quick", action="store_true",
+                       help="one short round, lesson 00 and the finished service only")
+    bench.add_argument("--plot", type=Path, metavar="PNG",
+                       help="where to save the plot (default: bench.png in the data folder)")
+    bench.set_defaults(run=run_bench)
 
     doctor = commands.add_parser(
         "doctor", help="check that this machine is ready: Python, packages, tools, Jupyter, a "
@@ -323,6 +336,24 @@ def run_progress(args: argparse.Namespace) -> int:
         still_open = workspace.open_exercises(folder / lesson.notebook)
         line = f"{lesson.number:02d}  {lesson.title:<32} {results}"
         print(line + (f"\n    open: {', '.join(still_open)}" if still_open else ""))
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from lessons import bench
+
+    if args.rounds < 1 or args.seconds <= 0:
+        raise UsageError("--rounds must be at least 1 and --seconds more than 0.")
+    lessons = [0, catalog.LAST_READY] if args.quick else None
+    rounds, seconds = (1, 1.0) if args.quick else (args.rounds, args.seconds)
+    plot = args.plot or catalog.data_home() / "bench.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        results = bench.run(rounds, seconds, lessons, plot)
+    except bench.NoLoadGenerator as missing:
+        raise UsageError(str(missing)) from None
+    print(bench.table(results))
+    print(f"\nPlot: {plot}")
     return 0
 
 

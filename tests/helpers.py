@@ -15,11 +15,11 @@ from lessons.server import Served, free_port, listening, serve_lesson
 __all__ = ["Served", "free_port", "listening", "run_cli", "serving"]
 
 
-def run_cli(*args: str, stdin: str = "",
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
     """``python -m lessons ARGS`` with ``stdin`` piped in; output captured as text."""
     return subprocess.run([sys.executable, "-m", "lessons", *args], input=stdin, text=True,
-                          capture_output=True, timeout=60, env=env or os.environ.copy())
+                          capture_output=True, timeout=timeout, env=env or os.environ.copy())
 
 
 # One harness for a served lesson, shared with the notebooks: see lessons/server.py.
