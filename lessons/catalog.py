@@ -57,21 +57,22 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(2, "jwt", "JWT bearer tokens", 30, 30, "ASVS 9.1.1-9.2.3, 7.4.1; API2",
            attack="Forged tokens: `alg: none`, tampered claims, no expiry, wrong audience, "
                   "valid after logout",
-           builds="JWT issuing and decoding with python-jose, every claim required, logout "
-                  "that revokes",
+           builds="JWT issuing and decoding with python-jose, every claim required, a subject "
+                  "that names one account forever, logout and password changes that end tokens",
            ready=True, layer="lessons.tokens"),
     Lesson(3, "access", "Roles, scopes and ownership", 25, 25,
            "ASVS 8.2.1-8.2.3, 15.3.3; API1, API3, API5",
            attack="A user deletes users, reads others' notes by id, registers as admin",
-           builds="Roles mapped to OAuth2 scopes, 401 vs 403, ownership with 404, strict input "
-                  "models",
+           builds="Roles mapped to OAuth2 scopes (a demoted admin's token loses them at once), "
+                  "401 vs 403, ownership with 404, strict input models",
            ready=True, layer="lessons.access"),
     Lesson(4, "https", "HTTPS", 30, 30, "ASVS 12.1.x, 3.4.1, 4.1.2; API8",
            attack="A password and a bearer token read in transit; an HTTPS redirect that loops "
                   "behind a proxy",
            builds="A local CA and server certificate, uvicorn on TLS 1.2/1.3 with AEAD ciphers "
                   "only, a client that trusts that CA alone, redirect or refusal on plain HTTP, "
-                  "HSTS, proxy headers believed from known addresses only",
+                  "HSTS, proxy headers believed from known addresses only, answers for our own "
+                  "host names only",
            ready=True, layer="lessons.tls"),
     Lesson(5, "dependencies", "Dependency security", 25, 20, "ASVS 15.1.1, 15.2.1; API9, API10",
            attack="Published advisories in old pins, an unmaintained package, a tampered wheel "
@@ -85,14 +86,16 @@ LESSONS: tuple[Lesson, ...] = (
            attack="The role read out of a signed cookie, session fixation, replay after "
                   "logout, a cross-site form post",
            builds="Server-side sessions behind a signed `__Host-` cookie, a new id at every "
-                  "login, idle and absolute timeouts, CSRF tokens for cookie writes",
+                  "login, idle and absolute timeouts, CSRF tokens for cookie writes, cross-site "
+                  "logins refused by Origin and Sec-Fetch-Site",
            ready=True, layer="lessons.sessions"),
     Lesson(7, "validation", "Validation and sanitization", 30, 40,
            "ASVS 2.2.x, 1.2.4, 1.3.1; API3, API4",
            attack="SQL injection dumps every user's notes; stored XSS in comments; an oversized "
                   "body",
            builds="Strict models and a password policy, parameterized SQL, allow-list "
-                  "sanitizing (bleach, compared with nh3), a 64 KiB body limit",
+                  "sanitizing (bleach, compared with nh3), a 64 KiB body limit, comments a page "
+                  "at a time with a posting quota",
            ready=True, layer="lessons.validation"),
     Lesson(8, "errors_logging", "Errors and logging", 25, 25, "ASVS 16.x, 13.4.2; API8",
            attack="A stack trace in a 500, a password echoed in a 422, secrets and forged lines "
