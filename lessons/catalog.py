@@ -108,15 +108,12 @@ LESSONS: tuple[Lesson, ...] = (
 
 
 def _last_ready() -> int:
-    number = -1
-    for lesson in LESSONS:
-        if not lesson.ready:
-            break
-        number = lesson.number
-    return number
+    return max((lesson.number for lesson in LESSONS if lesson.ready), default=-1)
 
 
-# The end of the unbroken run of ready lessons from 00: `--lesson final` serves this one.
+# The last ready lesson: `--lesson final` serves this one. A lesson before it that is not ready
+# yet (written in parallel, merged later) declares no layer and has no notebook: the service
+# "after" it is the one before it, and the lists of ready lessons leave it out.
 LAST_READY = _last_ready()
 
 
@@ -137,7 +134,7 @@ def lesson_number(value: int | str) -> int:
 
 
 def ready() -> tuple[Lesson, ...]:
-    return LESSONS[: LAST_READY + 1]
+    return tuple(lesson for lesson in LESSONS if lesson.ready)
 
 
 def data_home() -> Path:
