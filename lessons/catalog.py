@@ -102,7 +102,14 @@ LESSONS: tuple[Lesson, ...] = (
            ready=True, layer="lessons.errors"),
     Lesson(9, "headers_cors", "Security headers and CORS", 25, 25, "ASVS 3.4.x; API8"),
     Lesson(10, "load_rate_limits", "Load testing and rate limiting", 30, 30,
-           "ASVS 6.3.1, 15.2.2; API4, API6"),
+           "ASVS 6.3.1, 15.2.2; API4, API6",
+           attack="Password guessing at full speed on every login route; a login flood that "
+                  "makes every login wait; a 48 MiB header and idle connections that hold "
+                  "the server",
+           builds="A Locust load test with plots; login limits per username and client, "
+                  "shared by every worker (SQLite or Redis); a bounded hashing queue; header, "
+                  "timeout and connection limits for the server",
+           ready=True, layer="lessons.ratelimit"),
     Lesson(11, "capstone", "Capstone audit", 20, 60, "all of the above"),
 )
 

@@ -70,6 +70,10 @@ STACK: tuple[Slot, ...] = (
          "answers 400 to a request for a host name the service does not serve, before any "
          "route or redirect can use that name; inside the proxy check and the request log, "
          "so the refusal is logged with the real client"),
+    Slot("hashing_queue", 10,
+         "marks each request with its app's hashing queue and its client's address, for the "
+         "fair share of password hashing; inside the proxy check, so the share is the real "
+         "client's"),
     Slot("body_limit", 7,
          "innermost: counts the body bytes as the app reads them, and answers 413 at the "
          "first byte past the limit"),
