@@ -118,6 +118,16 @@ class Servers:
             self._urls[key] = url
         return [self._urls[key] for key in keys]
 
+    def lessons(self, numbers: Iterable[int]) -> dict[str, str]:
+        """A URL for each lesson, by name ("lesson 04"): a server of that lesson already
+        running here if there is one (whatever its accounts and settings), else a new one;
+        the new ones started together."""
+        running = {key[0]: url for key, url in self._urls.items() if isinstance(key[0], int)}
+        chosen = list(numbers)
+        missing = [n for n in chosen if n not in running]
+        running.update(zip(missing, self.start(*((n, (), {}) for n in missing)), strict=True))
+        return {load.Target(n).name: running[n] for n in chosen}
+
     @staticmethod
     def _key(lesson: int | load.Target, accounts: Sequence[Account],
              settings: Mapping[str, object]) -> tuple[Any, ...]:

@@ -77,9 +77,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def statuses(codes: Iterable[int]) -> str:
-    """``[401, 401, 429]`` as ``2 × 401, 1 × 429``, in order of first appearance."""
+    """``[429, 401, 401]`` as ``2 × 401, 1 × 429``: how many of each status, in order."""
     counted = Counter(codes)
-    return ", ".join(f"{n} × {code}" for code, n in counted.items()) or "nothing"
+    return ", ".join(f"{counted[code]} × {code}" for code in sorted(counted)) or "nothing"
 
 
 def wrong_guess(n: int) -> str:

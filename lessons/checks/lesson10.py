@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -595,6 +596,34 @@ def place_in_service(trial: Trial) -> None:
     expect(busy and all(a.headers.get("retry-after", "").isdigit() for a in busy),
            f"mallory's 6 logins at once answered {attacks.statuses(a.status_code for a in answers)}"
            "; those beyond her share should be 503 with Retry-After (raise HashingBusy).")
+
+
+# -- trying an answer in the notebook --------------------------------------------------------------
+
+
+def try_guard(guard_login: Any, folder: Any) -> None:
+    """Print what ``guard_login`` does, called the way the routes call it, with a service of
+    its own in ``folder``: six wrong guesses for alice from mallory's address, then alice's
+    right password from mallory's address and from her own."""
+    import tempfile
+
+    trial = Trial(10, {"guard_login": guard_login}, Path(tempfile.mkdtemp(dir=folder)))
+    try:
+        with _guarded(trial) as guarded:
+            steps = [(f"wrong guess {n} from {MALLORY}", guarded.attempt()) for n in range(1, 7)]
+            steps.append((f"alice's password from {MALLORY}", guarded.attempt(outcome="ok")))
+            steps.append((f"alice's password from {ALICE}",
+                          guarded.attempt(address=ALICE, outcome="ok")))
+    except NotImplementedError:
+        print("guard_login is not written yet: fill in its cell above, run it, then run this "
+              "cell again.")
+        return
+    finally:
+        trial.close()
+    for label, tried in steps:
+        extra = f" (Retry-After: {tried.headers['retry-after']})" if "retry-after" in \
+            tried.headers else ""
+        print(f"{label:40} {_describe(tried)}{extra}")
 
 
 # -- what the notebook's exercises state, and what answers them ----------------------------------
