@@ -201,7 +201,7 @@ def serve_all(stack: contextlib.ExitStack,
     return [future.result() for future in started]
 
 
-# -- latency while something else is going on ---------------------------------------------------
+# -- latency while something else is going on ------------------------------------------------------
 
 
 @dataclass(frozen=True)

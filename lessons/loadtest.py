@@ -53,7 +53,7 @@ REAL_COST = {name: str(Settings.__dataclass_fields__[name].default)
              for name in ("argon2_memory_kib", "argon2_time_cost", "argon2_parallelism")}
 
 
-# -- serving lessons with accounts --------------------------------------------------------------
+# -- serving lessons with accounts -----------------------------------------------------------------
 
 
 def seed_served(data_dir: Path, accounts: Iterable[Account]) -> None:
@@ -87,7 +87,12 @@ def served_environment(data_dir: Path, settings: Mapping[str, object] | None = N
 class Servers:
     """Lessons served for a notebook, each started once and reused: ``url(10)`` starts
     ``python -m lessons serve --lesson 10`` the first time and answers its URL afterwards.
-    ``close()`` stops them all (so does the kernel's exit)."""
+    ``close()`` stops them all (so does the kernel's exit).
+
+    ``Servers.of(folder)`` is the one ``Servers`` of that folder: a notebook cell that makes it
+    can run again without starting (or seeding) anything twice."""
+
+    _of_folder: dict[Path, Servers] = {}
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -95,6 +100,13 @@ class Servers:
         self._urls: dict[tuple[Any, ...], str] = {}
         self._numbers = itertools.count(1)
         atexit.register(self.close)
+
+    @classmethod
+    def of(cls, folder: Path) -> Servers:
+        found = cls._of_folder.get(folder)
+        if found is None:
+            found = cls._of_folder[folder] = cls(folder)
+        return found
 
     def url(self, lesson: int | load.Target, accounts: Iterable[Account] = (),
             **settings: object) -> str:
@@ -111,11 +123,14 @@ class Servers:
         servers = []
         for lesson, accounts, settings in missing.values():
             data_dir = self.folder / f"served{next(self._numbers)}"
+            while data_dir.exists():  # another Servers used this folder before
+                data_dir = self.folder / f"served{next(self._numbers)}"
             seed_served(data_dir, accounts)
             servers.append(load.serving_lesson(lesson, env=served_environment(
                 data_dir, settings), data_dir=data_dir))
-        for key, url in zip(missing, load.serve_all(self._stack, servers), strict=True):
-            self._urls[key] = url
+        if servers:
+            for key, url in zip(missing, load.serve_all(self._stack, servers), strict=True):
+                self._urls[key] = url
         return [self._urls[key] for key in keys]
 
     def lessons(self, numbers: Iterable[int]) -> dict[str, str]:
@@ -178,7 +193,7 @@ def hashing_demo() -> FastAPI:
     return app
 
 
-# -- Locust ---------------------------------------------------------------------------------------
+# -- Locust ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -296,7 +311,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-# -- pictures -------------------------------------------------------------------------------------
+# -- pictures --------------------------------------------------------------------------------------
 
 
 class Plot:

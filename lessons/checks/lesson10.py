@@ -626,7 +626,7 @@ def try_guard(guard_login: Any, folder: Any) -> None:
         print(f"{label:40} {_describe(tried)}{extra}")
 
 
-# -- what the notebook's exercises state, and what answers them ----------------------------------
+# -- what the notebook's exercises state, and what answers them ------------------------------------
 
 RULES: tuple[Rule, ...] = (
     Rule("key_ipv4", "client_key", "An IPv4 address is a client of its own.", ("key_ipv4",)),

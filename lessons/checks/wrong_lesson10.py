@@ -254,7 +254,7 @@ async def busy_swallowed(service: Service, request: Request, username: str,
         return None
 
 
-# -- hashing_place -----------------------------------------------------------------------------
+# -- hashing_place ---------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager

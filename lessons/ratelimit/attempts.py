@@ -137,7 +137,7 @@ class SqliteAttempts:
     async def clear(self, key: str) -> None:
         await anyio.to_thread.run_sync(self._clear, key)
 
-    # -- the SQL, run in a worker thread -------------------------------------------------------
+    # -- the SQL, run in a worker thread -----------------------------------------------------------
 
     def _hit(self, limits: dict[str, int], window: int) -> Hit:
         now = time.time()

@@ -58,7 +58,7 @@ def too_many(retry_after: int) -> HTTPException:
                          headers={"Retry-After": str(retry_after)})
 
 
-# -- exercise 1: whose attempts are counted together -----------------------------------------
+# -- exercise 1: whose attempts are counted together -----------------------------------------------
 
 
 def client_key(address: str) -> str:
@@ -82,7 +82,7 @@ def address_as_is(address: str) -> str:
     return address
 
 
-# -- exercise 2: the limiter's decision around one password check ----------------------------
+# -- exercise 2: the limiter's decision around one password check ----------------------------------
 
 
 async def guard_login(service: Service, request: Request, username: str,
@@ -117,7 +117,7 @@ async def unguarded_login(service: Service, request: Request, username: str,
     return await verify()
 
 
-# -- registration --------------------------------------------------------------------------
+# -- registration ----------------------------------------------------------------------------------
 
 
 async def guard_registration(service: Service, request: Request) -> None:
@@ -138,7 +138,7 @@ async def unguarded_registration(service: Service, request: Request) -> None:
     """VULNERABLE, the open service's ``guard_registration``: no limit at all."""
 
 
-# -- vulnerable guards, each wrong in one way, for the attacks ---------------------------------
+# -- vulnerable guards, each wrong in one way, for the attacks -------------------------------------
 
 
 async def check_then_record(service: Service, request: Request, username: str,

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from lessons.context import Service
 
 
-# -- exercise 3: a place in the queue ----------------------------------------------------------
+# -- exercise 3: a place in the queue --------------------------------------------------------------
 
 
 @contextmanager
