@@ -31,7 +31,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lessons import catalog, load
 from lessons.layers import declaration
@@ -92,7 +92,7 @@ class Servers:
     ``Servers.of(folder)`` is the one ``Servers`` of that folder: a notebook cell that makes it
     can run again without starting (or seeding) anything twice."""
 
-    _of_folder: dict[Path, Servers] = {}
+    _of_folder: ClassVar[dict[Path, Servers]] = {}
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

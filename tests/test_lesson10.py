@@ -32,8 +32,8 @@ from helpers import free_port, listening, serving
 
 from lessons import load, loadtest, passwords, ratelimit
 from lessons.attacks import VICTIM, Scene, Variant, cast, reference
-from lessons.attacks import run as run_attack
 from lessons.attacks import lesson10 as attacks
+from lessons.attacks import run as run_attack
 from lessons.checks.lesson10 import SlowHasher
 from lessons.limits import BoundedHttpTools, server_limits
 from lessons.passwords import HASHING_SLOTS, HashingSlots

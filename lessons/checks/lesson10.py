@@ -257,13 +257,19 @@ def guard_burst(trial: Trial) -> None:
     with _guarded(trial) as guarded:
         async def burst() -> list[Tried]:
             results: list[Tried] = []
+            raised: list[Exception] = []
 
             async def one() -> None:
-                results.append(await guarded.attempt_async(delay=0.05))
+                try:
+                    results.append(await guarded.attempt_async(delay=0.05))
+                except Exception as error:  # the learner's: raised again below, as it is
+                    raised.append(error)
 
             async with anyio.create_task_group() as group:
                 for _ in range(40):
                     group.start_soon(one)
+            if raised:
+                raise raised[0]
             return results
 
         results = guarded.portal.call(burst)
