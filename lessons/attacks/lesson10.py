@@ -37,7 +37,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
@@ -408,7 +408,7 @@ def _host_port(url: str) -> tuple[str, int]:
 # -- the lesson's attacks, each on a scene of its own ----------------------------------------------
 
 
-def _guessing(route: str) -> object:
+def _guessing(route: str) -> Callable[[Scene], AttackResult]:
     def attack(scene: Scene) -> AttackResult:
         account = scene.accounts[VICTIM]
         token = scene.token(VICTIM) if route == "password" else ""
@@ -484,7 +484,7 @@ PER_USERNAME = Variant(10, seams={"guard_login": guard.per_username_only},
 
 ATTACKS: tuple[Attack, ...] = (
     *(Attack(f"guess_{route}", f"guess a password at full speed on {ROUTE_NAMES[route]}",
-             _guessing(route), BEFORE, fixed_in=10)  # type: ignore[arg-type]
+             _guessing(route), BEFORE, fixed_in=10)
       for route in ROUTES),
     Attack("registration_listing", "list the accounts by registering their names",
            _registration, BEFORE, fixed_in=10),
