@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -556,13 +557,15 @@ def place_busy_error(trial: Trial) -> None:
            f"{queue.retry_after}: `raise HashingBusy(queue.retry_after)`.")
 
 
-class SlowHasher:
-    """The reference hasher, whose verifications take ``delay`` seconds more: long enough for
-    hashes to queue behind each other in a test."""
+class HeldHasher:
+    """The reference hasher, except that a verification of ``HELD`` waits until ``release``
+    is set: hashes that stay in the queue for exactly as long as a check needs them there."""
 
-    def __init__(self, settings: Any, delay: float = 0.4) -> None:
+    HELD = "held-in-the-queue"
+
+    def __init__(self, settings: Any) -> None:
         self.inner = passwords.argon2_hasher(settings)
-        self.delay = delay
+        self.release = threading.Event()
 
     def hash(self, secret: str) -> str:
         return self.inner.hash(secret)
@@ -571,8 +574,58 @@ class SlowHasher:
         return self.inner.identify(hash)
 
     def verify(self, secret: str, hash: str) -> bool:
-        time.sleep(self.delay)
+        if secret == self.HELD:
+            self.release.wait(10)
         return bool(self.inner.verify(secret, hash))
+
+
+def queue_of(app: Any) -> HashingQueue | None:
+    """The hashing queue of a lesson-10 app that has served a request (Starlette builds the
+    middleware stack then)."""
+    layer = getattr(app, "middleware_stack", None)
+    while layer is not None:
+        if isinstance(getattr(layer, "queue", None), HashingQueue):
+            return layer.queue  # type: ignore[no-any-return]
+        layer = getattr(layer, "app", None)
+    return None
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def flood_then_alice(scene: Scene, flood: int) -> tuple[list[Any], Any]:
+    """mallory sends ``flood`` logins at once, which stay in the hashing queue (or are refused)
+    until alice's login has had its answer from the queue; then they are let go. The answers
+    to mallory's logins, and alice's."""
+    hasher = scene.service.hasher
+    assert isinstance(hasher, HeldHasher)
+    with attacks.client_at(scene.app, attacks.PROXY) as proxy, \
+            ThreadPoolExecutor(max_workers=flood + 1) as pool:
+        def mallory(n: int) -> Any:
+            return proxy.post("/auth/token", headers=attacks.forwarded("198.18.0.1"),
+                              data={"username": f"member{n:03d}", "password": HeldHasher.HELD})
+
+        def alice() -> Any:
+            return proxy.post("/auth/token", headers=attacks.forwarded("198.18.0.2", ALICE),
+                              data={"username": VICTIM,
+                                    "password": scene.accounts[VICTIM].password})
+
+        try:
+            sent = [pool.submit(mallory, n) for n in range(flood)]
+            wait_until(lambda: queue_of(scene.app) is not None)
+            queue = queue_of(scene.app)
+            held = (lambda: queue.held) if queue is not None else (lambda: 0)
+            # every one of mallory's logins holds a place, or has been refused
+            wait_until(lambda: held() + sum(f.done() for f in sent) >= flood)
+            before = held()
+            answer = pool.submit(alice)
+            wait_until(lambda: answer.done() or held() > before)  # placed, or refused
+        finally:
+            hasher.release.set()
+        return [future.result() for future in sent], answer.result()
 
 
 @suite.check("place_in_service", "your service: mallory's flood leaves alice a place (else 503)")
@@ -580,21 +633,11 @@ def place_in_service(trial: Trial) -> None:
     with contextlib.ExitStack() as places:
         _take(_queue(trial), places, "a")
     variant = Variant(10, seams={"hashing_place": trial.hashing_place,
-                                 "make_hasher": SlowHasher},
+                                 "make_hasher": HeldHasher},
                       settings={"hashing_queue": 4, "hashing_queue_per_client": 2,
                                 "trusted_proxies": (attacks.PROXY,)})
-    with Scene(variant, trial.root) as scene, attacks.client_at(scene.app, attacks.PROXY) as proxy:
-        def mallory(n: int) -> Any:
-            return proxy.post("/auth/token", headers=attacks.forwarded("198.18.0.1"),
-                              data={"username": f"member{n:03d}", "password": "wrong-guess"})
-
-        with ThreadPoolExecutor(max_workers=7) as pool:
-            flood = [pool.submit(mallory, n) for n in range(6)]
-            time.sleep(0.2)  # mallory's logins hold their places: the first hash takes 0.4 s
-            alice = proxy.post("/auth/token", headers=attacks.forwarded("198.18.0.2", ALICE),
-                               data={"username": VICTIM,
-                                     "password": scene.accounts[VICTIM].password})
-            answers = [future.result() for future in flood]
+    with Scene(variant, trial.root) as scene:
+        answers, alice = flood_then_alice(scene, 6)
     busy = [a for a in answers if a.status_code == 503]
     expect(alice.status_code == 200,
            f"While mallory's 6 logins were in the queue, alice's login answered "
