@@ -27,7 +27,7 @@ from base64 import b64decode
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from lessons.context import Service
@@ -206,11 +206,41 @@ def basic_identity(service: Service) -> IdentityDependency:
     return caller
 
 
+def guarded_basic_identity(service: Service) -> IdentityDependency:
+    """``basic_identity``, with its password check inside the ``guard_login`` seam (lesson 10's
+    limiter; the open service's guard checks every guess at once). Missing or malformed
+    credentials are refused as before, without counting: no password was offered."""
+    check = basic_identity(service)
+
+    async def caller(
+        request: Request,
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic_scheme)],
+    ) -> Caller:
+        if credentials is None:
+            return await check(credentials)  # the 401 that asks for credentials
+        refusal: HTTPException | None = None
+
+        async def verify() -> User | None:
+            nonlocal refusal
+            try:
+                return (await check(credentials)).user
+            except HTTPException as refused:  # the wrong-credentials 401, already audited
+                refusal = refused
+                return None
+
+        user = await service.layers.guard_login(service, request, credentials.username, verify)
+        if user is None:
+            raise refusal or unauthorized("Incorrect username or password", CHALLENGE)
+        return Caller(user=user, method="basic")
+
+    return caller
+
+
 def basic_router(service: Service) -> APIRouter:
     """``GET /basic/me``: who the Basic credentials belong to. It uses the Basic dependency
     directly, so it keeps working when a later lesson changes the service's ``identity``."""
     router = APIRouter(prefix="/basic", tags=["lesson 01: HTTP Basic"])
-    identity = named(basic_identity(service))
+    identity = named(guarded_basic_identity(service))
 
     @router.get("/me")
     def basic_me(who: Caller = Depends(identity)) -> WhoAmI:  # noqa: B008

@@ -112,21 +112,25 @@ LESSONS: tuple[Lesson, ...] = (
                   "exact allow-list, a grader that scores like MDN's HTTP Observatory",
            ready=True, layer="lessons.headers"),
     Lesson(10, "load_rate_limits", "Load testing and rate limiting", 30, 30,
-           "ASVS 6.3.1, 15.2.2; API4, API6"),
+           "ASVS 6.3.1, 15.2.2; API4, API6",
+           attack="Password guessing at full speed on every login route; a login flood that "
+                  "makes every login wait; a 48 MiB header and idle connections that hold "
+                  "the server",
+           builds="A Locust load test with plots; login limits per username and client, "
+                  "shared by every worker (SQLite or Redis); a bounded hashing queue; header, "
+                  "timeout and connection limits for the server",
+           ready=True, layer="lessons.ratelimit"),
     Lesson(11, "capstone", "Capstone audit", 20, 60, "all of the above"),
 )
 
 
 def _last_ready() -> int:
-    number = -1
-    for lesson in LESSONS:
-        if not lesson.ready:
-            break
-        number = lesson.number
-    return number
+    return max((lesson.number for lesson in LESSONS if lesson.ready), default=-1)
 
 
-# The end of the unbroken run of ready lessons from 00: `--lesson final` serves this one.
+# The last ready lesson: `--lesson final` serves this one. A lesson before it that is not ready
+# yet (written in parallel, merged later) declares no layer and has no notebook: the service
+# "after" it is the one before it, and the lists of ready lessons leave it out.
 LAST_READY = _last_ready()
 
 
@@ -147,7 +151,7 @@ def lesson_number(value: int | str) -> int:
 
 
 def ready() -> tuple[Lesson, ...]:
-    return LESSONS[: LAST_READY + 1]
+    return tuple(lesson for lesson in LESSONS if lesson.ready)
 
 
 def data_home() -> Path:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,9 @@ from lessons import (
 from lessons.context import Service
 from lessons.identity import Caller, IdentityDependency, claimed_identity
 from lessons.passwords import PasswordHasher
+from lessons.ratelimit import guard as ratelimit_guard
+from lessons.ratelimit import shared
+from lessons.ratelimit.shared import SharedState
 from lessons.settings import Settings
 from lessons.store import Note, Session, Store, User
 from lessons.tls import hosts
@@ -135,6 +139,15 @@ class Layers:
     cors_headers: Callable[[str | None, Collection[str]], dict[str, str]] = cors.no_cors_headers
     preflight_headers: Callable[[str, str, str, Collection[str]], dict[str, str] | None] = (
         cors.no_preflight)
+    # 10: what stands between a client and a password check, and a registration (the open
+    # service: nothing, every guess is checked as fast as it comes); whose attempts count
+    # together; whether a hash gets a place in the worker's hashing queue (the open service:
+    # every hash waits in line, however long); where the state every worker shares lives.
+    guard_login: Callable[..., Awaitable[User | None]] = ratelimit_guard.unguarded_login
+    guard_registration: Callable[..., Awaitable[None]] = ratelimit_guard.unguarded_registration
+    client_key: Callable[[str], str] = ratelimit_guard.address_as_is
+    hashing_place: Callable[..., AbstractContextManager[None]] = passwords.any_place
+    shared_state: Callable[[Service], SharedState] = shared.in_the_database
 
     @classmethod
     def upto(cls, lesson: int) -> Layers:

@@ -20,9 +20,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -94,13 +94,27 @@ async def _get_status(url: str, path: str) -> int:
     return statuses[0] if statuses else 0
 
 
+def http_request(url: str, path: str, method: str = "GET", body: bytes = b"",
+                 headers: Mapping[str, str] | None = None) -> bytes:
+    """The bytes of one HTTP/1.1 request to the server of ``url`` (keep-alive)."""
+    parts = urlsplit(url)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port or 80}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method not in ("GET", "HEAD"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
 async def _hammer(url: str, path: str, seconds: float, connections: int,
-                  requests_each: int | None = None) -> list[int]:
-    """Keep-alive GETs on ``connections`` connections for ``seconds`` (or ``requests_each``
-    each); a deliberately minimal HTTP/1.1 client, so that the client is not what is measured."""
+                  requests_each: int | None = None, request: bytes | None = None,
+                  on_answer: Callable[[int, float], None] | None = None) -> list[int]:
+    """Keep-alive requests on ``connections`` connections for ``seconds`` (or ``requests_each``
+    each): ``GET path``, or the given ``request`` bytes. A deliberately minimal HTTP/1.1
+    client, so that the client is not what is measured. ``on_answer(status, seconds)`` is
+    called after each answer."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    request = request or http_request(url, path)
     deadline = time.monotonic() + seconds
 
     async def one_connection() -> list[int]:
@@ -109,6 +123,7 @@ async def _hammer(url: str, path: str, seconds: float, connections: int,
         try:
             while (requests_each is None and time.monotonic() < deadline) or \
                     (requests_each is not None and len(statuses) < requests_each):
+                began = time.perf_counter()
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
@@ -118,6 +133,8 @@ async def _hammer(url: str, path: str, seconds: float, connections: int,
                         length = int(value)
                 await reader.readexactly(length)
                 statuses.append(int(head.split(b" ", 2)[1]))
+                if on_answer is not None:
+                    on_answer(statuses[-1], time.perf_counter() - began)
         finally:
             writer.close()
             with contextlib.suppress(OSError):
@@ -147,23 +164,31 @@ def compare_throughput(targets: Sequence[int | str | Target], rounds: int = 3,
     moment of the machine does not fall on one side only. Each keeps its data in a folder of
     its own inside ``data_dir`` (default: a temporary folder, removed afterwards)."""
     chosen = [t if isinstance(t, Target) else Target(int(t)) for t in targets]
-    samples: dict[str, list[float]] = {target.name: [] for target in chosen}
+    names = [target.name for target in chosen]
     with contextlib.ExitStack() as servers:
         if data_dir is None:
             data_dir = Path(servers.enter_context(
                 tempfile.TemporaryDirectory(prefix="lessons-load-")))
-        urls = dict(zip(samples, _serve_all(servers, [
+        urls = dict(zip(names, serve_all(servers, [
             serving_lesson(target, data_dir=data_dir / f"served{number}")
             for number, target in enumerate(chosen, 1)]), strict=True))
-        for url in urls.values():
-            requests_per_second(url, path, seconds=min(seconds, 0.2))  # warm up
-        for _ in range(rounds):
-            for name, url in urls.items():
-                samples[name].append(requests_per_second(url, path, seconds))
+        return compare_urls(urls, rounds, seconds, path)
+
+
+def compare_urls(urls: Mapping[str, str], rounds: int = 3, seconds: float = 1.0,
+                 path: str = "/health") -> dict[str, float]:
+    """The median requests per second of ``GET path`` on each of these running servers, by
+    name: each warmed up, then measured in alternating rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in urls}
+    for url in urls.values():
+        requests_per_second(url, path, seconds=min(seconds, 0.2))  # warm up
+    for _ in range(rounds):
+        for name, url in urls.items():
+            samples[name].append(requests_per_second(url, path, seconds))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def _serve_all(stack: contextlib.ExitStack,
+def serve_all(stack: contextlib.ExitStack,
                servers: Sequence[contextlib.AbstractContextManager[str]]) -> list[str]:
     """Enter every server's context side by side (a start is mostly a new Python process
     importing the service: started together, they take little longer than one); every server
@@ -174,6 +199,78 @@ def _serve_all(stack: contextlib.ExitStack,
         if future.exception() is None:
             stack.push(server.__exit__)
     return [future.result() for future in started]
+
+
+# -- latency while something else is going on ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """One probe's answers: when each was asked (seconds from the start) and how long it
+    took (milliseconds), with the status of each; and the statuses of the load beside it."""
+
+    at: list[float]
+    ms: list[float]
+    statuses: list[int]
+    load_statuses: list[int] = field(default_factory=list)
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th percentile of the latencies, in milliseconds (nearest rank)."""
+        ordered = sorted(self.ms)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+    @property
+    def worst(self) -> float:
+        return max(self.ms, default=float("nan"))
+
+
+def latency_during(url: str, seconds: float = 2.0, path: str = "/health",
+                   load: bytes | None = None, load_connections: int = 0,
+                   every: float = 0.01) -> Latencies:
+    """``GET path`` once every ``every`` seconds on one keep-alive connection for ``seconds``,
+    while ``load_connections`` other connections send ``load`` (request bytes, see
+    ``http_request``) back to back: how long each probe waited for its answer."""
+    return _in_a_thread(_latency_during(url, seconds, path, load, load_connections, every))
+
+
+async def _latency_during(url: str, seconds: float, path: str, load: bytes | None,
+                          load_connections: int, every: float) -> Latencies:
+    began = time.perf_counter()
+    at: list[float] = []
+    ms: list[float] = []
+
+    def answered(status: int, took: float) -> None:
+        at.append(time.perf_counter() - began - took)
+        ms.append(took * 1000)
+
+    async def probe() -> list[int]:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        request, statuses = http_request(url, path), []
+        try:
+            while time.perf_counter() - began < seconds:
+                sent = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                statuses.append(int(head.split(b" ", 2)[1]))
+                answered(statuses[-1], time.perf_counter() - sent)
+                await asyncio.sleep(every)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        return statuses
+
+    jobs = [probe()]
+    if load is not None and load_connections:
+        jobs.append(_hammer(url, path, seconds, load_connections, request=load))
+    results = await asyncio.gather(*jobs)
+    return Latencies(at, ms, results[0], results[1] if len(results) > 1 else [])
 
 
 # -- a comparison the lessons never serve --------------------------------------------------------

@@ -15,7 +15,16 @@ defined inside functions, and postponed annotations could not see the local name
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, Security, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    Security,
+    status,
+)
 
 from lessons.access import NOTES_READ, NOTES_WRITE, USERS_ADMIN
 from lessons.comment_limits import Page
@@ -47,7 +56,10 @@ def users_router(service: Service) -> APIRouter:
     Me = Annotated[Caller, Security(service.caller)]
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-    async def register(body: UserCreate) -> UserOut:  # type: ignore[valid-type]
+    async def register(request: Request, body: UserCreate) -> UserOut:  # type: ignore[valid-type]
+        # Lesson 10: each attempt says whether a name is taken, and costs a hash: limited per
+        # client (the open service: not at all).
+        await service.layers.guard_registration(service, request)
         fields = body.model_dump()
         password_hash = await off_the_event_loop(hasher.hash, fields["password"])
         try:

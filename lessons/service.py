@@ -42,7 +42,7 @@ def create_app(upto: int | str = "final", settings: Settings | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        store.close()
+        service.close()
 
     app = FastAPI(
         title="Notes service",

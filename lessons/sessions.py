@@ -349,8 +349,9 @@ def router(service: Service) -> APIRouter:
         # from is all that tells a login from login CSRF (another site's page posting the
         # attacker's credentials), so that is checked first, before any password work.
         refuse_cross_site(service, request)
-        user = await off_the_event_loop(layers.authenticate, store, service.hasher,
-                                        username, password)
+        # Lesson 10: the check runs inside the limiter's guard.
+        user = await layers.guard_login(service, request, username, lambda: (
+            off_the_event_loop(layers.authenticate, store, service.hasher, username, password)))
         if user is None:
             # Lesson 08: an audit event names the attempted account, never the password.
             layers.audit("login.failure", user=username, method="session")

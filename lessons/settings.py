@@ -57,9 +57,29 @@ class Settings:
     # seconds; the next one is answered 429 with Retry-After.
     comment_quota: int = 20
     comment_quota_seconds: int = 600
+    # Lesson 10: failed password checks allowed within the window, per username from one client
+    # address and per client address whatever the username; then 429 with Retry-After.
     login_failures_per_user: int = 5
     login_failures_per_client: int = 20
     login_window_seconds: int = 300
+    # Lesson 10: registrations one client address may attempt within the window (each answer
+    # says whether a username is taken, and each costs a hash).
+    registrations_per_client: int = 10
+    registration_window_seconds: int = 3600
+    # Lesson 10: each worker's hashing queue: hashes waiting or running at once, and how many
+    # of those one client address may hold. A full queue answers 503 with Retry-After.
+    hashing_queue: int = 16
+    hashing_queue_per_client: int = 4
+    # Lesson 10: limits of the server itself, applied by `python -m lessons serve`: the bytes
+    # of a request line and headers, the seconds a connection may take to send them, the
+    # seconds an idle keep-alive connection stays open, and open connections per worker.
+    max_header_bytes: int = 16 * 1024
+    header_timeout_seconds: int = 5
+    keepalive_timeout_seconds: int = 5
+    max_connections: int = 512
+    # Lesson 10: where state every worker and machine must share lives (the limiter's counts,
+    # revoked tokens): a redis:// URL, or empty for the service's own SQLite database.
+    redis_url: str = ""
     log_file: str = ""
 
     @property

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from lessons.settings import ensure_private_dir
 
@@ -106,6 +107,14 @@ class Session:
     last_seen: int
 
 
+class Revocations(Protocol):
+    """A place for revoked token ids other than the database (lesson 10: Redis)."""
+
+    def revoke_token(self, jti: str, expires_at: int) -> None: ...
+
+    def is_revoked(self, jti: str) -> bool: ...
+
+
 class DuplicateUser(ValueError):
     """A user with this name exists already."""
 
@@ -166,6 +175,9 @@ class Store:
         # all and connections of threads that have ended are closed instead of piling up.
         self._open: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
+        # Lesson 10: where revoked token ids live when not in this database (on Redis, shared
+        # by every machine: lessons.ratelimit.share_revocations). None: right here.
+        self.revocations: Revocations | None = None
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the database file
         db.executescript(SCHEMA)
@@ -436,12 +448,17 @@ class Store:
 
     def revoke_token(self, jti: str, expires_at: int) -> None:
         """Remember ``jti`` until the token would have expired anyway, then forget it."""
+        if self.revocations is not None:
+            self.revocations.revoke_token(jti, expires_at)
+            return
         with self.transaction() as db:
             db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(time.time()),))
             db.execute("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
                        (jti, expires_at))
 
     def is_revoked(self, jti: str) -> bool:
+        if self.revocations is not None:
+            return self.revocations.is_revoked(jti)
         return bool(self.query("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))
 
     # -- server-side sessions ----------------------------------------------------------------

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Response, Security, status
+from fastapi import APIRouter, Depends, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from jose import JOSEError, jwt
@@ -266,10 +266,14 @@ def router(service: Service) -> APIRouter:
 
     @api.post("/token")
     async def login_for_token(
+        request: Request,
         form: OAuth2PasswordRequestForm = Depends(),  # noqa: B008
     ) -> TokenOut:
-        user = await off_the_event_loop(layers.authenticate, store, service.hasher,
-                                        form.username, form.password)
+        # Lesson 10: the check runs inside the limiter's guard (the open service's checks
+        # every guess at once).
+        user = await layers.guard_login(service, request, form.username, lambda: (
+            off_the_event_loop(layers.authenticate, store, service.hasher,
+                               form.username, form.password)))
         if user is None:
             # Lesson 08: an audit event names the attempted account, never the password.
             layers.audit("login.failure", user=form.username, method="token")
@@ -328,6 +332,7 @@ def password_router(service: Service) -> APIRouter:
     @api.post("/me/password", status_code=status.HTTP_204_NO_CONTENT,
               responses={401: {"description": "Not authenticated, or a wrong current password"}})
     async def change_password(
+        request: Request,
         body: PasswordChange,  # type: ignore[valid-type]
         who: Caller = Security(service.caller),  # noqa: B008
     ) -> Response:
@@ -339,7 +344,13 @@ def password_router(service: Service) -> APIRouter:
             raise RequestValidationError([
                 {"type": "password_policy", "loc": ("body", "new_password"), "msg": problem,
                  "input": None} for problem in problems])
-        if not await off_the_event_loop(password_matches, hasher, body.current_password, user):
+        async def verify_current() -> User | None:
+            matches = await off_the_event_loop(password_matches, hasher, body.current_password,
+                                               user)
+            return user if matches else None
+
+        # Lesson 10: a stolen token or session must not guess the current password either.
+        if await layers.guard_login(service, request, user.username, verify_current) is None:
             layers.audit("password.change.failure", user=user.username, method=who.method)
             raise unauthorized("The current password is wrong", CHALLENGE)
         new_hash = await off_the_event_loop(hasher.hash, body.new_password)

@@ -79,6 +79,10 @@ STACK: tuple[Slot, ...] = (
          "answers preflights and adds CORS headers; inside the request log and the host "
          "check, so a preflight is logged with its request id and answered only for our own "
          "host names; outside the body limit and the routes, which a preflight never needs"),
+    Slot("hashing_queue", 10,
+         "marks each request with its app's hashing queue and its client's address, for the "
+         "fair share of password hashing; inside the proxy check, so the share is the real "
+         "client's"),
     Slot("body_limit", 7,
          "innermost: counts the body bytes as the app reads them, and answers 413 at the "
          "first byte past the limit"),

@@ -324,6 +324,9 @@ def code_objects(implementations: Mapping[str, Any]) -> dict[types.CodeType, str
             return
         thing = getattr(thing, "__func__", thing)  # bound, static and class methods
         thing = getattr(thing, "func", thing) if hasattr(thing, "keywords") else thing  # partial
+        wrapped = getattr(thing, "__wrapped__", None)  # a decorated function (contextmanager)
+        if wrapped is not None:
+            add(wrapped, name, depth + 1)
         code = getattr(thing, "__code__", None)
         if isinstance(code, types.CodeType):
             add_code(code, name)
