@@ -63,7 +63,10 @@ def create_app(upto: int | str = "final", settings: Settings | None = None,
     app.state.lesson = level
     app.state.assembly = assembly
     for make_router in assembly.routers.values():
-        app.include_router(make_router(service))
+        # The routes join the app's own list: each one already carries its router's prefix,
+        # tags and dependencies. (An included router is matched through an extra layer of
+        # lookups on every request; flat, a request finds its route as in a bare app.)
+        app.router.routes.extend(make_router(service).routes)
     return app
 
 

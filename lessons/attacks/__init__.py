@@ -82,6 +82,11 @@ class Account:
         return f"{self.username}@example.org"
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present ``token`` as a bearer token (RFC 6750)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def new_password() -> str:
     """A random password for a seeded account: long, and in no common-password list."""
     return secrets.token_urlsafe(18)

@@ -51,6 +51,7 @@ from lessons.attacks import (
     Scene,
     SceneError,
     Variant,
+    bearer,
     new_password,
 )
 from lessons.settings import Settings
@@ -118,10 +119,6 @@ def service_signed(settings: Settings, subject: str, alg: str = "HS256",
 
 
 # -- the scene, as these attacks use it ------------------------------------------------------
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def me(scene: Scene, token: str) -> httpx2.Response:

@@ -42,15 +42,12 @@ from lessons.attacks import (
     Scene,
     SceneError,
     Variant,
+    bearer,
     new_password,
 )
 
 # Ids no note will have in a small demo database: the attacker's "surely missing" probes.
 MISSING_IDS = (9001, 9002)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def request_token(client: httpx2.Client, username: str, password: str,

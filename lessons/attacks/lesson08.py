@@ -41,6 +41,7 @@ from lessons.attacks import (
     AttackResult,
     Scene,
     Variant,
+    bearer,
 )
 from lessons.errors import DebugRequestLog
 from lessons.store import Store
@@ -62,10 +63,6 @@ FORGED_PATH = f"/health\r\n{FORGED}"
 # for bob's requests to pass their authentication and wait for the database, on a busy machine
 # too, and well under the 5 s each request waits for a lock (the store's busy timeout).
 DELETION_SECONDS = 0.5
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def log_in(client: httpx2.Client, username: str, password: str) -> httpx2.Response:

@@ -44,6 +44,7 @@ from lessons.attacks import (
     Scene,
     SceneError,
     Variant,
+    bearer,
     reference,
 )
 from lessons.attacks.lesson06 import login as session_login
@@ -67,10 +68,6 @@ def prepare(scene: Scene) -> Scene:
     if scene.options.get("cors"):
         cors.reflect_every_origin(scene.app)
     return scene
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # -- clickjacking --------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from lessons.attacks import (
     AttackResult,
     Scene,
     Variant,
+    bearer,
     new_password,
 )
 from lessons.loadtest import REAL_COST, seed_served, served_environment
@@ -70,10 +71,6 @@ WRONG_GUESSES = 30
 ROUTES = ("token", "session", "basic", "password")
 ROUTE_NAMES = {"token": "POST /auth/token", "session": "POST /session/login",
                "basic": "GET /basic/me", "password": "POST /users/me/password"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def statuses(codes: Iterable[int]) -> str:
