@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import Route
 
 from lessons import catalog, logs, wiring
 from lessons.layers import Layers, assemble, declaration
@@ -53,6 +55,17 @@ def test_the_built_app_runs_its_middleware_in_the_order_of_the_stack(make_app) -
     assert built == [factory for _, factory in app.state.assembly.stack]
     order = [slot.name for slot, _ in app.state.assembly.stack]
     assert order == [name for name in wiring.SLOT_NAMES if name in order]
+
+
+def test_the_routes_are_the_apps_own_with_no_router_to_match_first(make_app) -> None:
+    """Every route sits in the app's own list (an included router would be matched through an
+    extra layer of lookups on every request), with its router's prefix and tags."""
+    app = make_app("final")
+    assert all(isinstance(route, APIRoute | Route) for route in app.router.routes), \
+        {type(route).__name__ for route in app.router.routes}
+    me = next(route for route in app.router.routes if getattr(route, "path", "") == "/users/me")
+    assert isinstance(me, APIRoute) and "users" in me.tags
+    assert app.openapi()["paths"]["/users/me"]["get"]["security"]
 
 
 def test_a_middleware_slot_must_exist() -> None:
