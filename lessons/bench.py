@@ -78,7 +78,7 @@ def wrk(url: str, seconds: float, connections: int = 8, headers: Sequence[str] =
     if script is not None:
         command += ["-s", str(script)]
     done = subprocess.run([*command, url], capture_output=True, text=True,  # noqa: S603
-                          timeout=seconds + 30, check=False)
+                          encoding="utf-8", errors="replace", timeout=seconds + 30, check=False)
     return parse_wrk(done.stdout)
 
 
@@ -120,8 +120,8 @@ def served_service(lesson: int, data_dir: Path, workers: int = 1) -> Iterator[Se
 def add_user(data_dir: Path, username: str, password: str) -> None:
     env = {**os.environ, "LESSONS_DATA_DIR": str(data_dir)}
     subprocess.run([sys.executable, "-m", "lessons", "users", "add", username],  # noqa: S603
-                   input=password + "\n", text=True, env=env, check=True,
-                   capture_output=True, timeout=60)
+                   input=password + "\n", text=True, encoding="utf-8", errors="replace",
+                   env=env, check=True, capture_output=True, timeout=60)
 
 
 def bearer_token(url: str, username: str, password: str) -> str:

@@ -355,7 +355,9 @@ def uvicorn_log_config(data_dir: Path | None = None, log_file: str = "") -> dict
     """The ``logging.config.dictConfig`` set-up that ``python -m lessons serve`` hands to
     uvicorn from lesson 08 on (uvicorn applies it in every worker process): JSON lines on
     standard output, and in ``log_file`` in the data folder when one is set; the service's,
-    uvicorn's and every library's records all pass the request stamp and the redaction."""
+    uvicorn's and every library's records all pass the request stamp and the redaction. Its
+    formatter factory also makes the process's records lean (``lean_records``): this is the
+    one hook that runs in every worker process."""
     handlers: dict[str, Any] = {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
                    "formatter": "json", "filters": ["request", "redact"]},

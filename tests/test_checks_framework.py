@@ -58,7 +58,7 @@ def test_text_and_html_tables() -> None:
 
 def test_results_are_recorded_for_the_progress_command() -> None:
     make_suite().run(answer=lambda: 42, explode=lambda: None)
-    assert '"98"' in progress_file().read_text()
+    assert '"98"' in progress_file().read_text(encoding="utf-8")
 
 
 def test_a_check_that_breaks_in_its_own_code_blames_the_workbook() -> None:

@@ -308,7 +308,8 @@ def test_the_ecdsa_exception_rests_on_facts() -> None:
 
 def test_a_malformed_exception_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "x.toml"
-    path.write_text('[[exception]]\nid = "X"\npackage = "y"\nreview_by = 2030-01-01\n')
+    path.write_text('[[exception]]\nid = "X"\npackage = "y"\nreview_by = 2030-01-01\n',
+                    encoding="utf-8")
     with pytest.raises(risk_acceptance.ExceptionsFileError, match="reason"):
         supply_chain.load_exceptions(path)
 

@@ -370,7 +370,8 @@ def test_the_quota_is_configured_from_the_environment() -> None:
 def test_the_corpus_is_large_varied_and_documented() -> None:
     corpus = sanitize.xss_corpus()
     assert len(corpus) >= 120 and len(set(corpus)) == len(corpus)
-    header = (Path(sanitize.__file__).parent / "data" / "xss_payloads.txt").read_text()
+    payloads = Path(sanitize.__file__).parent / "data" / "xss_payloads.txt"
+    header = payloads.read_text(encoding="utf-8")
     assert "Source: written for this workbook" in header and "Licence: MIT" in header
     for family in ("<script", "onerror", "javascript:", "&#x6A;", "data:", "<svg", "<math",
                    "\t", "srcdoc", "formaction", '"//evil', "\\\\evil", "/\\evil", "&#x2F;",
@@ -458,7 +459,7 @@ def test_the_allow_list_judge_names_what_the_list_does_not(html, finding) -> Non
 
 
 def test_the_password_list_is_what_its_recipe_makes() -> None:
-    text = wordlists.TARGET.read_text()
+    text = wordlists.TARGET.read_text(encoding="utf-8")
     assert text == wordlists.render()
     assert "SecLists" in text and "MIT License" in text and "composed by the workbook" in text
     entries = [line for line in text.splitlines() if line and not line.startswith("#")]

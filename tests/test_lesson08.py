@@ -456,7 +456,7 @@ def test_a_private_log_file(tmp_path: Path) -> None:
     handler.emit(logging.LogRecord("lessons.test", logging.INFO, __file__, 1, "hello", (), None))
     handler.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert json.loads(path.read_text())["message"] == "hello"
+    assert json.loads(path.read_text(encoding="utf-8"))["message"] == "hello"
     for bad in ("../service.log", "/var/log/x.log", "logs/service.log", ".."):
         with pytest.raises(ValueError, match="plain file name"):
             logs.log_file_path(tmp_path, bad)
@@ -539,7 +539,7 @@ def test_serve_writes_json_lines_and_a_private_log_file(tmp_path: Path, monkeypa
         ["login.success", "login.failure"]
     log_file = data / "service.log"
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
-    assert log_file.read_text().splitlines() == lines
+    assert log_file.read_text(encoding="utf-8").splitlines() == lines
     scan = LeakScan()
     scan.remember_password(password)
     scan.stream.write(output)
@@ -558,7 +558,7 @@ def _fuzz(url: str, token: str, workdir: Path, seconds: int) -> dict[str, Any]:
     run = subprocess.run(command, cwd=workdir, capture_output=True, text=True,
                          timeout=seconds + 120)
     assert report.exists(), run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(report.read_text())
+    result = json.loads(report.read_text(encoding="utf-8"))
     result["output"] = run.stdout
     return result
 

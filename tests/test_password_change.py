@@ -230,7 +230,7 @@ def worker_of(connection: http.client.HTTPConnection, server_port: int) -> int |
     assert connection.sock is not None
     client_port = connection.sock.getsockname()[1]
     inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+    for line in Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]:
         fields = line.split()
         local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
         if (local, remote) == (server_port, client_port):

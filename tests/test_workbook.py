@@ -62,7 +62,7 @@ def test_editing_a_solution_without_regenerating_is_caught(tmp_path: Path, monke
     nbformat.write(nb, path)
     assert workbook.build(check=True) == [
         "notebooks/00_tour.ipynb is not what solutions/00_tour.ipynb generates"]
-    (notebooks / "99_stray.ipynb").write_text("{}")
+    (notebooks / "99_stray.ipynb").write_text("{}", encoding="utf-8")
     assert "notebooks/99_stray.ipynb has no solutions/99_stray.ipynb" in workbook.build(check=True)
 
 

@@ -218,6 +218,15 @@ class Scene:
     def service(self) -> Any:
         return self.app.state.service
 
+    def raising(self) -> Scene:
+        """This scene with a client that raises what the service raises instead of answering
+        500: for the checks and the notebooks' try-it cells, where an exception (a stub's
+        ``NotImplementedError`` above all) belongs to the learner's code and must be seen as
+        such. An attacker's client, like any client on the network, sees only the 500."""
+        self.client.close()
+        self.client = TestClient(self.app, base_url="https://testserver")
+        return self
+
     @property
     def settings(self) -> Any:
         return self.service.settings

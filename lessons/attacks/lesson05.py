@@ -145,8 +145,9 @@ def pip_install(lines: Iterable[str], mirror: Path, target: Path, *,
                "--target", str(target), "--requirement", str(requirements)]
     if require_hashes:
         command.append("--require-hashes")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,  # noqa: S603
-                          check=False, env=pip_environment(offline=True))
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8",  # noqa: S603
+                          errors="replace", timeout=timeout, check=False,
+                          env=pip_environment(offline=True))
     installed = target / MODULE
     code = installed.read_bytes() if done.returncode == 0 and installed.exists() else None
     return Install(ok=done.returncode == 0, installed_code=code,

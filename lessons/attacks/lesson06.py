@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
-from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -173,16 +172,6 @@ def age_sessions(scene: Scene, *, idle: int = 0, age: int = 0) -> None:
     with scene.store.transaction() as db:
         db.execute("UPDATE sessions SET last_seen = last_seen - ?, created_at = created_at - ?",
                    (idle, age))
-
-
-def raising(scene: Scene) -> Scene:
-    """The scene with a client that raises what the service raises instead of answering 500:
-    for the checks and the notebook's try-it cells, where an exception (a stub's
-    ``NotImplementedError`` above all) belongs to the learner's code and should be seen as
-    such."""
-    scene.client.close()
-    scene.client = TestClient(scene.app, base_url="https://testserver")
-    return scene
 
 
 def _judge_me(name: str, response: httpx2.Response, as_user: str,

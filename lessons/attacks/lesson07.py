@@ -543,8 +543,9 @@ def run_sqlmap(url: str, token: str, query: str = "note", *, workdir: str,
     # HOME in the private folder too: sqlmap keeps its history and settings under it.
     env = {**os.environ, "HOME": workdir}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,  # noqa: S603
-                          check=False, stdin=subprocess.DEVNULL)
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8",  # noqa: S603
+                          errors="replace", timeout=timeout, env=env, check=False,
+                          stdin=subprocess.DEVNULL)
     output = done.stdout + done.stderr
     injectable = "sqlmap identified the following injection point" in output
     return SqlmapRun(injectable, time.perf_counter() - started, output)

@@ -110,6 +110,12 @@ class WrongAnswer:
     answers: Mapping[str, Any]
     fails: Mapping[str, str]
 
+    @classmethod
+    def row(cls, rule: str, why: str, fails: Mapping[str, str], **answers: Any) -> WrongAnswer:
+        """A wrong answer written as one row of a table: the rule, why it breaks it, the checks
+        it fails (each with a piece of its hint), then the answers by exercise name."""
+        return cls(rule=rule, why=why, answers=answers, fails=fails)
+
 
 @dataclass
 class Report:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import HTTPException
-from fastapi.testclient import TestClient
 from jose import JOSEError, JWTError, jwt
 
 from lessons import tokens
@@ -44,10 +43,7 @@ def _scene(trial: Trial, variant: Variant | None = None, **seams: Any) -> Scene:
     Unlike an attacker's client, this one lets an exception from the service reach the check:
     a stub's NotImplementedError means "not attempted", and any other error is judged by where
     it was raised, not turned into a 500 that a check would read as a refusal."""
-    scene = Scene((variant or Variant(2)).with_seams(**seams), folder=trial.root)
-    scene.client.close()
-    scene.client = TestClient(scene.app, base_url="https://testserver")
-    return scene
+    return Scene((variant or Variant(2)).with_seams(**seams), folder=trial.root).raising()
 
 
 # -- issue_token -----------------------------------------------------------------------------

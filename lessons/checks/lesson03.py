@@ -96,7 +96,7 @@ def _scene(trial: Trial, **seams: Any) -> Iterator[tuple[Scene, TestClient]]:
     attempted" and an error in your code is reported as yours (the scene's own client, like
     any client on the network, would just see a 500)."""
     with Scene(Variant(3, seams=seams), trial.root) as scene:
-        yield scene, TestClient(scene.app, base_url="https://testserver")
+        yield scene, scene.raising().client
 
 
 def _token(scene: Scene, client: TestClient, name: str, scopes: Iterable[str] = ()) -> str:

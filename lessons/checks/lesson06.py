@@ -46,7 +46,7 @@ def _scene(trial: Trial, **seams: Any) -> Iterator[Scene]:
     exception in the learner's code is reported as theirs (a stub's as "not attempted")."""
     variant = Variant(6, seams=seams, settings=trial.settings_changes)
     with Scene(variant, trial.root) as scene:
-        yield attacks.raising(scene)
+        yield scene.raising()
 
 
 def _login(scene: Scene, name: str, whose: str, cookie: str | None = None,
@@ -721,8 +721,7 @@ RULES: tuple[Rule, ...] = (
 
 
 
-def _wrong(rule: str, why: str, fails: dict[str, str], **answers: Any) -> WrongAnswer:
-    return WrongAnswer(rule=rule, why=why, answers=answers, fails=fails)
+_wrong = WrongAnswer.row
 
 
 WRONG_ANSWERS: tuple[WrongAnswer, ...] = (

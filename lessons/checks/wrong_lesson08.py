@@ -320,8 +320,7 @@ def fixed_limit(value: str, limit: int = logs.MAX_FIELD) -> str:
     return logs.neutralise(value, limit=logs.MAX_FIELD)
 
 
-def _wrong(rule: str, why: str, fails: dict[str, str], **answers: Any) -> WrongAnswer:
-    return WrongAnswer(rule=rule, why=why, answers=answers, fails=fails)
+_wrong = WrongAnswer.row
 
 
 WRONG_ANSWERS: tuple[WrongAnswer, ...] = (

@@ -9,7 +9,6 @@ by prefix, a header added on some statuses only, a threshold off by one.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
 
 import httpx2
 
@@ -440,8 +439,7 @@ def chart_one_band_off(modifiers: Sequence[int]) -> tuple[int, str]:
     return score, "B+" if letter == "A-" else letter
 
 
-def _wrong(rule: str, why: str, fails: dict[str, str], **answers: Any) -> WrongAnswer:
-    return WrongAnswer(rule=rule, why=why, answers=answers, fails=fails)
+_wrong = WrongAnswer.row
 
 
 WRONG_ANSWERS: tuple[WrongAnswer, ...] = (

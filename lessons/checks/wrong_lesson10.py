@@ -105,7 +105,7 @@ def parses_everything(address: str) -> str:
 
 
 def _client(service: Service, request: Request) -> str:
-    return service.layers.client_key(request.client.host if request.client else "")
+    return service.layers.client_key(guard.address_of(request))
 
 
 def _limits(service: Service, username: str, client: str) -> dict[str, int]:
@@ -114,25 +114,15 @@ def _limits(service: Service, username: str, client: str) -> dict[str, int]:
             key("login-client", client): settings.login_failures_per_client}
 
 
-def _refuse(retry_after: int) -> HTTPException:
-    return HTTPException(429, "Too many attempts: try again later.",
-                         headers={"Retry-After": str(retry_after)})
-
-
-async def _guarded(service: Service, limits: dict[str, int], verify: Verify) -> User | None:
-    """The reference's steps with the given keys and limits."""
+async def _guarded(service: Service, limits: dict[str, int], verify: Verify,
+                   window: int | None = None) -> User | None:
+    """The reference's steps with the given keys, limits and window (the settings' window
+    unless one is given)."""
     attempts = service.shared.attempts
-    hit = await attempts.hit(limits, window=service.settings.login_window_seconds)
+    hit = await attempts.hit(limits, window=window or service.settings.login_window_seconds)
     if hit.retry_after:
-        raise _refuse(hit.retry_after)
-    try:
-        user = await verify()
-    except HashingBusy:
-        await attempts.forgive(hit)
-        raise
-    if user is not None:
-        await attempts.forgive(hit)
-    return user
+        raise guard.too_many(hit.retry_after)
+    return await guard.verify_counted(attempts, hit, verify)
 
 
 async def verify_then_count(service: Service, request: Request, username: str,
@@ -145,7 +135,7 @@ async def verify_then_count(service: Service, request: Request, username: str,
             _limits(service, username, _client(service, request)),
             window=service.settings.login_window_seconds)
         if hit.retry_after:
-            raise _refuse(hit.retry_after)
+            raise guard.too_many(hit.retry_after)
     return user
 
 
@@ -194,26 +184,15 @@ async def hard_coded_limits(service: Service, request: Request, username: str,
                             verify: Verify) -> User | None:
     """The numbers of the exercise's text, typed in: 5, 20, 300."""
     client = _client(service, request)
-    attempts = service.shared.attempts
-    hit = await attempts.hit({key("login-user", username, client): 5,
-                              key("login-client", client): 20}, window=300)
-    if hit.retry_after:
-        raise _refuse(hit.retry_after)
-    try:
-        user = await verify()
-    except HashingBusy:
-        await attempts.forgive(hit)
-        raise
-    if user is not None:
-        await attempts.forgive(hit)
-    return user
+    return await _guarded(service, {key("login-user", username, client): 5,
+                                    key("login-client", client): 20}, verify, window=300)
 
 
 async def raw_address(service: Service, request: Request, username: str,
                       verify: Verify) -> User | None:
     """Uses the address as it is, without ``client_key``: each IPv6 address is a client."""
-    client = request.client.host if request.client else ""
-    return await _guarded(service, _limits(service, username, client), verify)
+    return await _guarded(service, _limits(service, username, guard.address_of(request)),
+                          verify)
 
 
 async def never_forgives(service: Service, request: Request, username: str,
@@ -223,7 +202,7 @@ async def never_forgives(service: Service, request: Request, username: str,
     hit = await attempts.hit(_limits(service, username, _client(service, request)),
                              window=service.settings.login_window_seconds)
     if hit.retry_after:
-        raise _refuse(hit.retry_after)
+        raise guard.too_many(hit.retry_after)
     try:
         return await verify()
     except HashingBusy:
@@ -238,7 +217,7 @@ async def busy_counted(service: Service, request: Request, username: str,
     hit = await attempts.hit(_limits(service, username, _client(service, request)),
                              window=service.settings.login_window_seconds)
     if hit.retry_after:
-        raise _refuse(hit.retry_after)
+        raise guard.too_many(hit.retry_after)
     user = await verify()
     if user is not None:
         await attempts.forgive(hit)

@@ -90,16 +90,27 @@ async def guard_login(service: Service, request: Request, username: str,
     """Check a password under the limits: the attempt counts as a failure before the check,
     atomically, per username from this client and per client; past either limit, 429 with
     Retry-After and no check at all. A success takes its own attempt back, and only that."""
+    client = service.layers.client_key(address_of(request))
+    return await guard_client(service, username, client, verify)
+
+
+async def guard_client(service: Service, username: str, client: str,
+                       verify: Verify) -> User | None:
+    """``guard_login`` for a client whose key is known, however it was found."""
     settings = service.settings
-    client = service.layers.client_key(request.client.host if request.client else "")
     attempts = service.shared.attempts
     hit = await attempts.hit({
         key("login-user", username, client): settings.login_failures_per_user,
         key("login-client", client): settings.login_failures_per_client,
     }, window=settings.login_window_seconds)
     if hit.retry_after:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, TOO_MANY,
-                            headers={"Retry-After": str(hit.retry_after)})
+        raise too_many(hit.retry_after)
+    return await verify_counted(attempts, hit, verify)
+
+
+async def verify_counted(attempts: Attempts, hit: Hit, verify: Verify) -> User | None:
+    """The password check after an allowed ``hit``, whose attempt is already counted as a
+    failure: it is taken back when the password was right, or when none could be checked."""
     try:
         user = await verify()
     except HashingBusy:
@@ -166,7 +177,7 @@ async def keyed_on_forwarded_for(service: Service, request: Request, username: s
     as it likes: a new made-up address for every guess, and no guess is ever the sixth."""
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
     client = service.layers.client_key(forwarded or address_of(request))
-    return await _guard_keyed(service, username, client, verify)
+    return await guard_client(service, username, client, verify)
 
 
 async def per_username_only(service: Service, request: Request, username: str,
@@ -179,7 +190,7 @@ async def per_username_only(service: Service, request: Request, username: str,
                              window=settings.login_window_seconds)
     if hit.retry_after:
         raise too_many(hit.retry_after)
-    return await _checked(attempts, hit, verify)
+    return await verify_counted(attempts, hit, verify)
 
 
 async def resets_on_success(service: Service, request: Request, username: str,
@@ -197,7 +208,7 @@ async def resets_on_success(service: Service, request: Request, username: str,
     }, window=settings.login_window_seconds)
     if hit.retry_after:
         raise too_many(hit.retry_after)
-    user = await _checked(attempts, hit, verify)
+    user = await verify_counted(attempts, hit, verify)
     if user is not None:
         await attempts.clear(per_client)
     return user
@@ -210,30 +221,3 @@ async def skips_unknown_users(service: Service, request: Request, username: str,
     if service.store.get_user(username) is None:
         return await verify()
     return await guard_login(service, request, username, verify)
-
-
-async def _guard_keyed(service: Service, username: str, client: str,
-                       verify: Verify) -> User | None:
-    """``guard_login`` with the client's key given, however it was found."""
-    settings = service.settings
-    attempts = service.shared.attempts
-    hit = await attempts.hit({
-        key("login-user", username, client): settings.login_failures_per_user,
-        key("login-client", client): settings.login_failures_per_client,
-    }, window=settings.login_window_seconds)
-    if hit.retry_after:
-        raise too_many(hit.retry_after)
-    return await _checked(attempts, hit, verify)
-
-
-async def _checked(attempts: Attempts, hit: Hit, verify: Verify) -> User | None:
-    """The password check after an allowed ``hit``, as the reference does it: the attempt is
-    taken back when the password was right, or when none could be checked."""
-    try:
-        user = await verify()
-    except HashingBusy:
-        await attempts.forgive(hit)
-        raise
-    if user is not None:
-        await attempts.forgive(hit)
-    return user

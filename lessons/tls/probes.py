@@ -79,8 +79,8 @@ def mozilla_compliance(port: int, ca_file: Path, host: str = "127.0.0.1") -> lis
     if not optional.available("sslyze"):
         return [optional.absence("sslyze")]
     command = sslyze_command(port, ca_file, host)  # a fixed argument list, no shell
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300,  # noqa: S603
-                            check=False)
+    result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8",  # noqa: S603
+                            errors="replace", timeout=300, check=False)
     verdict = result.stdout.split("COMPLIANCE AGAINST TLS CONFIGURATION")[-1]
     lines = [line.strip() for line in verdict.splitlines()
              if line.strip().startswith((f"{host}:", "*"))]
