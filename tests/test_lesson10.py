@@ -28,9 +28,11 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from helpers import free_port, listening, serving
+from jose import JOSEError, jwt
 
-from lessons import load, loadtest, passwords, ratelimit
-from lessons.attacks import VICTIM, Scene, Variant, cast, reference
+from lessons import load, loadtest, passwords, ratelimit, tokens
+from lessons.attacks import LEAVER, VICTIM, Scene, Variant, bearer, cast, reference
+from lessons.attacks import lesson02 as token_attacks
 from lessons.attacks import lesson10 as attacks
 from lessons.attacks import run as run_attack
 from lessons.checks.lesson10 import HeldHasher, flood_then_alice, queue_of
@@ -668,8 +670,61 @@ def test_layers_of_lesson_10(tmp_path: Path) -> None:
     layers = app.state.service.layers
     assert layers.guard_login is ratelimit.guard_login
     assert layers.hashing_place is ratelimit.hashing_place
+    assert layers.decode_token is tokens.remembered_decode_token
     assert "hashing_queue" in app.state.assembly.middleware
     assert passwords.HashingBusy in app.state.assembly.handlers
     with TestClient(app) as client:  # the lifespan closes the service
         assert client.get("/health").status_code == 200
 
+
+
+# -- the remembered decode -------------------------------------------------------------------------
+
+
+def counting_decode(calls: list[str]) -> tokens.DecodeToken:
+    """Lesson 02's decode, remembered, that notes every token it really verifies."""
+
+    def decode(settings: Settings, token: str) -> tokens.Claims:
+        calls.append(token)
+        return tokens.decode_token(settings, token)
+
+    return tokens.remembering(decode)
+
+
+def test_a_verified_token_is_verified_once_and_a_forged_one_every_time(tmp_path: Path) -> None:
+    settings = Settings.from_env(data_dir=tmp_path)
+    calls: list[str] = []
+    decode = counting_decode(calls)
+    good = token_attacks.service_signed(settings, "someone")
+    assert decode(settings, good) == decode(settings, good) == tokens.decode_token(settings, good)
+    assert calls == [good]
+    forged = jwt.encode(jwt.get_unverified_claims(good), "another key", algorithm="HS256")
+    for _ in range(2):
+        with pytest.raises(JOSEError):
+            decode(settings, forged)
+    assert calls == [good, forged, forged]
+    # The same token under other settings (another key) is another question.
+    other = Settings.from_env(data_dir=tmp_path / "other")
+    with pytest.raises(JOSEError):
+        decode(other, good)
+
+
+def test_a_remembered_token_is_refused_once_it_expires(tmp_path: Path) -> None:
+    settings = Settings.from_env(data_dir=tmp_path)
+    decode = tokens.remembering(tokens.decode_token)
+    short = token_attacks.service_signed(settings, "someone", exp=int(time.time()) + 1)
+    assert decode(settings, short)["sub"] == "someone"
+    time.sleep(2.1)  # exp is in whole seconds: the token is valid through its last second
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode(settings, short)
+
+
+def test_a_remembered_token_ends_at_logout_and_with_its_account(scene: Scene) -> None:
+    # The decode is remembered; revocation and the account are looked up on every request.
+    alice, bob = scene.token(VICTIM), scene.token(LEAVER)
+    for token in (alice, bob):
+        assert token_attacks.me(scene, token).status_code == 200
+    assert scene.client.post("/auth/logout", headers=bearer(alice)).status_code == 204
+    assert token_attacks.me(scene, alice).status_code == 401
+    assert scene.service.store.delete_user(LEAVER)
+    assert token_attacks.me(scene, bob).status_code == 401

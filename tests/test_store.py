@@ -75,6 +75,16 @@ def test_revocation_is_remembered_until_expiry(store: Store) -> None:
     assert not store.is_revoked("old")
 
 
+def test_a_tokens_holder_and_its_revocation_come_in_one_answer(store: Store) -> None:
+    alice = store.add_user("alice", "h")
+    assert store.token_holder(alice.id, "live") == (alice, False)
+    store.revoke_token("ended", 2**40)
+    assert store.token_holder(alice.id, "ended") == (alice, True)
+    assert store.token_holder("no-such-id", "live") == (None, False)
+    store.delete_user("alice")
+    assert store.token_holder(alice.id, "live") == (None, False)
+
+
 def test_threads_each_use_their_own_connection(store: Store) -> None:
     store.add_user("alice", "h")
     errors: list[BaseException] = []

@@ -260,14 +260,15 @@ def _frame(data: bytes) -> bytes:
 
 def stream_json_body(url: str, path: str, headers: dict[str, str], prefix: bytes,
                      filler: int, suffix: bytes, *, chunk: int = 16 * 1024,
-                     pause_after: int | None = None, wait: float = 5.0) -> Upload:
+                     pause_after: int | None = None, wait: float = 1.0) -> Upload:
     """POST a body of ``prefix + b"A" * filler + suffix`` with ``Transfer-Encoding: chunked``
     (no ``Content-Length``) over a raw socket, one chunk at a time.
 
     After ``pause_after`` body bytes the sender stops for up to ``wait`` seconds, with the body
-    unfinished (a busy server needs time to answer too). A server that refuses the body
-    answers during that pause; a server that reads bodies whole waits for the rest, which is
-    then sent."""
+    unfinished. A server that refuses the body answers during that pause (on loopback, within
+    milliseconds); a server that reads bodies whole waits for the rest, which is then sent.
+    Should a busy server answer only after the pause, the rest is sent into a connection it
+    has closed, and the sender sees that too."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
