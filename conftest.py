@@ -83,7 +83,8 @@ def _problems_until_idle(kernel: Any, msg_id: str, timeout: float) -> list[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """After the last cell of every notebook, its "Run All again" item."""
+    """After the last cell of every notebook, its "Run All again" item; then the longest files
+    first (see ``_longest_first``)."""
     last_of: dict[pytest.Collector, int] = {}
     for index, item in enumerate(items):
         if type(item).__name__ == "IPyNbCell" and item.parent is not None:
@@ -93,3 +94,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                  if item.parent is notebook and type(item).__name__ == "IPyNbCell"]
         items.insert(index + 1, RunAllAgain.from_parent(notebook, name="Run All again",
                                                         cells=cells))
+    items.sort(key=_longest_first)
+
+
+# Files whose tests run longest: the learner notebooks in JupyterLab, one browser after another.
+LONGEST = ("tests/test_jupyterlab.py",)
+
+
+def _longest_first(item: pytest.Item) -> tuple[int, int]:
+    """A sort key that sends the longest files to the workers first and the many short ones
+    last, so that the workers finish together instead of one waiting while the other runs a
+    notebook that came last (pytest-xdist hands out whole files, in this order). Notebooks take
+    longer the later the lesson; the sort is stable, so each file keeps its own order."""
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    if path in LONGEST:
+        return (0, 0)
+    if item.path.suffix == ".ipynb":
+        number = item.path.name[:2]
+        return (1, -int(number) if number.isdigit() else 0)
+    return (2, 0)
+

@@ -113,6 +113,22 @@ class _Listener:
         upstream.start()
         self._pump(server, client, "received", done)
         upstream.join(timeout=5)
+        # A server may answer and close before it has read the whole request (a refusal after
+        # the head). What the client had sent by then crossed the network all the same: it is
+        # recorded too, or whether a body "crossed" would depend on which thread ran first.
+        self._drain(client, "sent")
+
+    def _drain(self, source: socket.socket, direction: str) -> None:
+        """Record what ``source`` has already sent, until it stops for a ``TICK`` or closes."""
+        source.settimeout(TICK)
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:  # TimeoutError included: nothing more is waiting
+                return
+            if not data:
+                return
+            self._record(direction, data)
 
     def _pump(self, source: socket.socket, sink: socket.socket, direction: str,
               done: threading.Event) -> None:

@@ -535,6 +535,28 @@ def test_relay_records_both_directions_and_stops() -> None:
     assert not relay.running
 
 
+def test_relay_records_what_the_client_sent_after_the_server_closed() -> None:
+    # A server that answers after the head and closes, as the plain-HTTP refusal may: the body
+    # the client sends next crossed the network all the same, and the relay must say so.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def answer_and_close() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(100)
+                connection.sendall(b"403")
+
+        thread = threading.Thread(target=answer_and_close, daemon=True)
+        thread.start()
+        with Relay("127.0.0.1", server.getsockname()[1]) as relay:
+            with socket.create_connection(("127.0.0.1", relay.port)) as client:
+                client.sendall(b"head")
+                thread.join(5)  # the server has answered and closed
+                assert client.recv(100) == b"403"
+                client.sendall(b"password=hunter2")
+                assert client.recv(100) == b""
+        assert relay.sent() == b"headpassword=hunter2"
+
+
 # -- the command line --------------------------------------------------------------------------
 
 
