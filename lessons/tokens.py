@@ -137,9 +137,9 @@ def remembering(decode: DecodeToken, size: int = 4096) -> DecodeToken:
     return remembered
 
 
-# Lesson 10's decode: lesson 02's, remembered. Verifying an HS256 token with python-jose costs
-# more than the rest of GET /users/me together (it parses the key and rebuilds an HMAC key
-# object on every call), and a client sends the same token many times.
+# Lesson 10's decode: lesson 02's, remembered. Verifying an HS256 token with python-jose is the
+# largest single cost of GET /users/me (it parses the key and rebuilds an HMAC key object on
+# every call), and a client sends the same token many times.
 remembered_decode_token = remembering(decode_token)
 
 
