@@ -297,8 +297,8 @@ class Store:
         """The account ``user_id`` (None if there is none) and whether the token ``jti`` was
         revoked: what a bearer token needs checked on every request, in one indexed query.
         (With no such account the token is refused anyway, and revoked comes back False.)"""
-        if self.revocations is not None:
-            return self.get_user_by_id(user_id), self.revocations.is_revoked(jti)
+        if self.revocations is not None:  # on Redis: a lookup in each place
+            return self.get_user_by_id(user_id), self.is_revoked(jti)
         rows = self.query(
             "SELECT *, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?) AS revoked"
             " FROM users WHERE id = ?", (jti, user_id))

@@ -719,12 +719,17 @@ def test_a_verified_token_is_verified_once_and_a_forged_one_every_time(tmp_path:
 
 def test_a_remembered_token_is_refused_once_it_expires(tmp_path: Path) -> None:
     settings = Settings.from_env(data_dir=tmp_path)
-    decode = tokens.remembering(tokens.decode_token)
-    short = token_attacks.service_signed(settings, "someone", exp=int(time.time()) + 1)
-    assert decode(settings, short)["sub"] == "someone"
-    time.sleep(2.1)  # exp is in whole seconds: the token is valid through its last second
+    calls: list[str] = []
+    decode = counting_decode(calls)
+    expires = int(time.time()) + 2
+    short = token_attacks.service_signed(settings, "someone", exp=expires)
+    assert decode(settings, short)["sub"] == decode(settings, short)["sub"] == "someone"
+    assert calls == [short]  # remembered
+    # exp counts whole seconds, and the token is valid through its last one.
+    time.sleep(expires + 1.1 - time.time())
     with pytest.raises(jwt.ExpiredSignatureError):
         decode(settings, short)
+    assert calls == [short, short]  # decoded again, and refused
 
 
 def test_a_remembered_token_ends_at_logout_and_with_its_account(scene: Scene) -> None:

@@ -32,7 +32,7 @@ def run_twice(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
 def test_a_cell_that_cannot_run_twice_fails_the_second_run(tmp_path: Path) -> None:
     result = run_twice(tmp_path, "import pathlib\nmarker = pathlib.Path('made-once.tmp')\n"
                                  "assert not marker.exists(), 'made before'\n"
-                                 "marker.write_text('1')")
+                                 "marker.write_text('1', encoding='utf-8')")
     assert result.returncode == 1, result.stdout
     assert "1 failed, 1 passed" in result.stdout
     assert "Run All again" in result.stdout and "made before" in result.stdout
@@ -42,7 +42,7 @@ def test_a_cell_that_cannot_run_twice_fails_the_second_run(tmp_path: Path) -> No
 def test_a_notebook_that_writes_into_the_shared_data_folder_fails(tmp_path: Path) -> None:
     result = run_twice(tmp_path, "import os, pathlib\n"
                                  "(pathlib.Path(os.environ['LESSONS_DATA_DIR']) / 'notes.db')"
-                                 ".write_text('x')")
+                                 ".write_text('x', encoding='utf-8')")
     assert result.returncode == 1, result.stdout
     assert "shared data folder" in result.stdout
 
