@@ -33,9 +33,9 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +262,19 @@ class StampRequest(logging.Filter):
 _ENCODER = json.JSONEncoder(ensure_ascii=True, default=str)
 
 
+@functools.lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+def utc_timestamp(created: float) -> str:
+    """``created`` (seconds since the epoch) in ISO 8601, UTC, to the millisecond:
+    ``2026-12-06T23:52:55.879Z``. The seconds are written once per second, not once per line
+    (``datetime`` took a fifth of the time of formatting an access line)."""
+    second = int(created)
+    return f"{_utc_second(second)}.{int((created - second) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one physical line.
 
@@ -271,17 +284,18 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": utc_timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": neutralise(record.getMessage(), MAX_MESSAGE),
         }
-        request_id = getattr(record, "request_id", None)
-        if request_id:
-            entry["request_id"] = request_id
-        for name, value in extra_fields(record).items():
-            if name == "color_message":  # uvicorn's duplicate of the message, with colours
+        fields = vars(record)
+        if fields.get("request_id"):
+            entry["request_id"] = fields["request_id"]
+        # The extra fields (what ``extra_fields`` returns), without building that dict again;
+        # uvicorn's coloured copy of the message is left out.
+        for name, value in fields.items():
+            if name in STANDARD_ATTRIBUTES or name == "color_message":
                 continue
             entry[name] = neutralise(value, MAX_MESSAGE) if isinstance(value, str) else value
         if record.exc_info and not record.exc_text:

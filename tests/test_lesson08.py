@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -408,6 +409,17 @@ def test_a_log_line_is_one_physical_line_whatever_the_text() -> None:
     [line] = stream.getvalue().splitlines()
     entry = json.loads(line)
     assert entry["message"] == "a\\u2028b\\u0085c\\nd" and entry["field"] == "e\\rf\\u202eg"
+
+
+@pytest.mark.parametrize("created", [0.0, 1_765_065_175.8794, 1_765_065_175.9999,
+                                     1_765_065_176.0005, 4_102_444_799.5])
+def test_a_log_line_tells_the_time_in_utc_to_the_millisecond(created: float) -> None:
+    # The same instant as datetime writes it (the formatter caches the seconds part).
+    expected = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+    assert logs.utc_timestamp(created) == expected
+    record = logging.LogRecord("lessons.test-time", logging.INFO, "", 0, "tick", None, None)
+    record.created = created
+    assert json.loads(logs.JsonFormatter().format(record))["time"] == expected
 
 
 def test_neutralise() -> None:

@@ -8,7 +8,7 @@ import httpx2
 import pytest
 from fastapi import FastAPI
 
-from lessons.server import BackgroundServer, ServerStartError, serve_in_background
+from lessons.server import BackgroundServer, ServerStartError, serve_in_background, stop_servers
 
 
 def listening(port: int) -> bool:
@@ -32,6 +32,20 @@ def test_stop_is_idempotent(make_app) -> None:
     server.stop()
     server.stop()
     assert not listening(server.port)
+
+
+def test_servers_stopped_together_all_stop_while_one_is_still_serving(make_app) -> None:
+    together = [serve_in_background(make_app(0)) for _ in range(3)]
+    other = serve_in_background(make_app(0))
+    try:
+        with httpx2.Client() as client:  # open keep-alive connections do not hold a stop up
+            for server in together:
+                assert client.get(f"{server.url}/health").status_code == 200
+            stop_servers(together)
+        assert not any(server.running or listening(server.port) for server in together)
+        assert httpx2.get(f"{other.url}/health").status_code == 200
+    finally:
+        other.stop()
 
 
 def test_a_failing_start_says_where_to_look_and_leaves_nothing_listening() -> None:

@@ -33,7 +33,7 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from lessons.server import BackgroundServer, serve_in_background
+from lessons.server import BackgroundServer, serve_in_background, stop_servers
 from lessons.store import Note
 
 # -- results -------------------------------------------------------------------------------------
@@ -275,8 +275,7 @@ class Scene:
     def close(self) -> None:
         for client in self._clients:
             client.close()
-        for server in self._servers:
-            server.stop()
+        stop_servers(self._servers)
         self._clients.clear()
         self._servers.clear()
         self.client.close()
