@@ -14,6 +14,10 @@ that what is measured is the service, not the client. The targets:
 - the finished service with two workers against one;
 - every lesson's service, for the cost of each layer.
 
+Beside the rates, on Linux, it reads the CPU time the server processes spent (``/proc``) and
+divides it by the requests answered: the cost of one request, which a busy machine disturbs
+far less than it disturbs a rate (a slow moment makes fewer requests, not dearer ones).
+
 It prints a table and saves a plot; it never fails on the numbers (a timed test on a shared
 machine measures the machine), only when it cannot measure.
 """
@@ -21,6 +25,7 @@ machine measures the machine), only when it cannot measure.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import secrets
@@ -48,6 +53,9 @@ class Measurement:
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    requests: int = 0
+    # CPU time (user + system) the server spent per request answered; None where unknown.
+    cpu_us_per_request: float | None = None
 
 
 # -- the load generator ----------------------------------------------------------------------------
@@ -65,9 +73,11 @@ def parse_wrk(output: str) -> Measurement:
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
-    if not (rate and p50 and p99):
+    count = re.search(r"^\s+(\d+) requests in", output, re.M)
+    if not (rate and p50 and p99 and count):
         raise RuntimeError(f"wrk printed no result:\n{output[-500:]}")
-    return Measurement(float(rate[1]), _milliseconds(p50[1]), _milliseconds(p99[1]))
+    return Measurement(float(rate[1]), _milliseconds(p50[1]), _milliseconds(p99[1]),
+                       int(count[1]))
 
 
 def wrk(url: str, seconds: float, connections: int = 8, headers: Sequence[str] = (),
@@ -94,9 +104,35 @@ def require_wrk() -> None:
             "macOS. It does not run on Windows; use WSL there.")
 
 
-def measure(url: str, seconds: float, headers: Sequence[str] = ()) -> Measurement:
+def measure(url: str, seconds: float, headers: Sequence[str] = (),
+            server: Served | None = None) -> Measurement:
+    """``GET url`` under wrk for ``seconds``; with ``server``, also the CPU its processes spent
+    per request answered."""
     require_wrk()
-    return wrk(url, seconds, headers=headers)
+    before = cpu_seconds(server.pid) if server is not None else None
+    measured = wrk(url, seconds, headers=headers)
+    after = cpu_seconds(server.pid) if server is not None else None
+    if before is None or after is None or not measured.requests:
+        return measured
+    return dataclasses.replace(
+        measured, cpu_us_per_request=(after - before) / measured.requests * 1e6)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) spent so far by process ``pid`` and its children (uvicorn's
+    workers), read from ``/proc``; None where there is no ``/proc`` (macOS)."""
+    if not Path(f"/proc/{pid}/stat").exists():
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command name in parentheses: state, ppid, ..., utime, stime (man 5 proc).
+            fields = stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended while we looked
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- the targets -----------------------------------------------------------------------------------
@@ -155,6 +191,12 @@ class Results:
     def rate(self, name: str) -> float:
         return statistics.median(m.requests_per_second for m in self.samples[name])
 
+    def cpu(self, name: str) -> float | None:
+        """Median CPU microseconds per request, or None where it could not be read."""
+        found = [m.cpu_us_per_request for m in self.samples[name]
+                 if m.cpu_us_per_request is not None]
+        return statistics.median(found) if found else None
+
     def p99(self, name: str) -> float:
         return statistics.median(m.p99_ms for m in self.samples[name])
 
@@ -185,9 +227,10 @@ def run(rounds: int = 3, seconds: float = 3.0, lessons: Sequence[int] | None = N
         flood.write_text(FLOOD_SCRIPT, encoding="utf-8")
         auth = [f"Authorization: Bearer {token}"]
         for _ in range(rounds):
-            results.add("bare /health", measure(f"{bare.url}/health", seconds))
-            results.add("final /health", measure(f"{one.url}/health", seconds))
-            results.add("final /users/me", measure(f"{one.url}/users/me", seconds, auth))
+            results.add("bare /health", measure(f"{bare.url}/health", seconds, server=bare))
+            results.add("final /health", measure(f"{one.url}/health", seconds, server=one))
+            results.add("final /users/me", measure(f"{one.url}/users/me", seconds, auth,
+                                                   server=one))
             results.add("final, 2 workers", measure(f"{two.url}/health", seconds))
             for number, served in per_lesson.items():
                 results.add(f"lesson {number:02d}", measure(f"{served.url}/health", seconds))
@@ -229,6 +272,12 @@ def table(results: Results) -> str:
     row("GET /health p99, idle", f"{idle:.1f} ms")
     row("GET /health p99 during a login flood", f"{flooded:.1f} ms",
         f"goal <= 3 x idle + 5 ms = {3 * idle + 5:.1f} ms")
+    costs = {label: results.cpu(name) for label, name in (
+        ("bare /health", "bare /health"), ("finished /health", "final /health"),
+        ("finished /users/me", "final /users/me"))}
+    if None not in costs.values():
+        lines += ["", "  CPU time of the server per request (user + system, from /proc):",
+                  "    " + ", ".join(f"{label} {value:.0f} us" for label, value in costs.items())]
     lines += ["", "  GET /health per lesson, against the bare app (what each layer costs):"]
     for name in sorted(n for n in results.samples if n.startswith("lesson ")):
         lines.append(f"    {name}  {results.ratio(name):.2f}  "

@@ -163,11 +163,12 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
 
 @dataclass
 class Served:
-    """A lesson served in a process of its own: its port and URL, and, once it has stopped,
-    everything it printed."""
+    """A lesson served in a process of its own: its port, URL and process id, and, once it
+    has stopped, everything it printed."""
 
     port: int
     url: str
+    pid: int = 0
     output: str = ""
 
 
@@ -190,7 +191,7 @@ def serve_lesson(*args: str, env: Mapping[str, str] | None = None, scheme: str =
             stdout=sink, stderr=subprocess.STDOUT, text=True,
             env=dict(os.environ if env is None else env),
         )
-        served = Served(port=port, url=f"{scheme}://127.0.0.1:{port}")
+        served = Served(port=port, url=f"{scheme}://127.0.0.1:{port}", pid=server.pid)
         try:
             deadline = time.monotonic() + timeout
             while not listening(port):

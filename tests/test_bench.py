@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,9 +32,27 @@ Transfer/sec:      1.03MB
 
 def test_wrk_output_is_read_with_its_units() -> None:
     measured = bench.parse_wrk(WRK_OUTPUT)
-    assert measured == bench.Measurement(7000.12, 1.05, 0.85)
+    assert measured == bench.Measurement(7000.12, 1.05, 0.85, requests=21000)
     with pytest.raises(RuntimeError, match="no result"):
         bench.parse_wrk("unable to connect")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_the_cpu_of_a_process_and_its_children_is_read_from_proc() -> None:
+    # A child (as uvicorn's workers are) that spends 0.4 s of CPU, then waits.
+    burn = ("import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: "
+            "pass\nprint('done', flush=True)\ntime.sleep(60)")
+    with subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE,
+                          text=True) as child:
+        try:
+            assert child.stdout is not None and child.stdout.readline() == "done\n"
+            own = bench.cpu_seconds(child.pid)
+            assert own is not None and own >= 0.3
+            together = bench.cpu_seconds(os.getpid())
+            assert together is not None and together >= time.process_time() + 0.3
+        finally:
+            child.kill()
+    assert bench.cpu_seconds(child.pid) is None  # gone: nothing to read
 
 
 @pytest.mark.slow
@@ -46,4 +67,6 @@ def test_the_quick_benchmark_prints_every_ratio(tmp_path: Path) -> None:
     for line in ("GET /health / bare", "GET /users/me (token) / bare", "2 workers / 1 worker",
                  "p99 during a login flood", "lesson 00"):
         assert line in result.stdout
+    if Path("/proc/self/stat").exists():
+        assert "CPU time of the server per request" in result.stdout
     assert plot.stat().st_size > 1000
