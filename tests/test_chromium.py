@@ -32,6 +32,7 @@ def test_attacks_share_one_browser_but_never_a_profile() -> None:
 def test_a_failing_attack_raises_in_its_caller_and_an_idle_browser_closes(
         monkeypatch: pytest.MonkeyPatch) -> None:
     chromium_path()
+    chromium.close()  # an earlier test's browser (same worker) would keep its own idle time
     monkeypatch.setattr(chromium, "IDLE_SECONDS", 0.5)
     try:
         with pytest.raises(ZeroDivisionError):
