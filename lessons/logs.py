@@ -289,13 +289,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": neutralise(record.getMessage(), MAX_MESSAGE),
         }
-        fields = vars(record)
-        if fields.get("request_id"):
-            entry["request_id"] = fields["request_id"]
-        # The extra fields (what ``extra_fields`` returns), without building that dict again;
-        # uvicorn's coloured copy of the message is left out.
-        for name, value in fields.items():
-            if name in STANDARD_ATTRIBUTES or name == "color_message":
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        for name, value in extra_fields(record).items():
+            if name == "color_message":  # uvicorn's duplicate of the message, with colours
                 continue
             entry[name] = neutralise(value, MAX_MESSAGE) if isinstance(value, str) else value
         if record.exc_info and not record.exc_text:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,15 +7,13 @@ import httpx2
 import pytest
 from fastapi import FastAPI
 
-from lessons.server import BackgroundServer, ServerStartError, serve_in_background, stop_servers
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+from lessons.server import (
+    BackgroundServer,
+    ServerStartError,
+    listening,
+    serve_in_background,
+    stop_servers,
+)
 
 
 def test_serves_on_loopback_and_is_gone_after_the_block(make_app) -> None:
